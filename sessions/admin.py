@@ -1,0 +1,568 @@
+"""Where staff log sessions as they happen.
+
+The session page shows the steps already recorded plus the next one allowed; each inline saves
+through its service (sessions.admin_services), so refusals are form errors, never a 500.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from sessions import services
+from sessions.admin_services import (
+    ServiceInline,
+    ServiceSavingAdmin,
+    add_service_error,
+)
+from sessions.errors import WorkflowError
+from sessions.models import (
+    STEP_CODES,
+    Administration,
+    Consultation,
+    Evaluation,
+    ExpectationSetting,
+    FollowUp,
+    Monitoring,
+    Reminder,
+    SideEffectObservation,
+    SymptomType,
+    TreatmentCourse,
+    TreatmentSession,
+    VitalSign,
+)
+
+STEP_SELECT_RELATED = ("patient", "course", "clinician", "consultation", "evaluation",
+                       "expectation_setting", "administration", "monitoring")
+
+
+def findings_html(findings: list[dict]) -> str:
+    if not findings:
+        return "None"
+    return format_html(
+        "<ul class='findings'>{}</ul>",
+        format_html_join("", "<li><strong>{}</strong>: {}</li>",
+                         ((f["level"].upper(), f["message"]) for f in findings)),
+    )
+
+
+class NoDeleteMixin:
+    def has_delete_permission(self, request, obj=None):
+        return False  # clinical records are archived, never deleted
+
+
+# --- the five steps as inlines of the session ---------------------------------------------
+
+class StepInline(ServiceInline, admin.StackedInline):
+    step: str = ""
+    service = None
+    exclude = ("recorded_by",)
+    max_num = 1
+    min_num = 0
+    extra = 1
+
+    def service_call(self, session, form, user):
+        return type(self).service, {"session": session, "recorded_by": user,
+                                    **self.form_data(form, "session")}
+
+    def get_readonly_fields(self, request, obj=None):
+        """A recorded step is frozen once a later step exists or the session is closed."""
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.step_record(self.step) is not None:
+            index = STEP_CODES.index(self.step)
+            later_recorded = any(obj.step_record(code) for code in STEP_CODES[index + 1:])
+            if later_recorded or obj.status not in services.OPEN_STATUSES:
+                readonly += [f.name for f in self.model._meta.fields
+                             if f.editable and f.name not in ("id", "session")]
+        return readonly
+
+
+class ConsultationInline(StepInline):
+    model = Consultation
+    step = "consultation"
+    service = services.consultation_record
+    readonly_fields = ("scores",)
+
+    @admin.display(description="scores")
+    def scores(self, obj):
+        if obj is None or obj.pk is None:
+            return "Calculated when saved."
+        flag = " — ITEM 9 (SELF-HARM) ABOVE 0: SAFETY ALERT" if obj.self_harm_flag else ""
+        return (f"PHQ-9 {obj.phq9_total} ({obj.phq9_band.label}); "
+                f"GAD-7 {obj.gad7_total} ({obj.gad7_band.label}){flag}")
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = Evaluation
+        fields = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_percent",
+                  "respiratory_rate_per_min", "weight_kg", "alcohol_or_drugs_last_24h",
+                  "active_psychosis", "screening_notes", "decision", "override_reason")
+        widgets = {"decision": forms.RadioSelect}
+
+
+class EvaluationInline(StepInline):
+    model = Evaluation
+    form = EvaluationForm
+    step = "evaluation"
+    service = services.evaluation_record
+    readonly_fields = ("findings_list",)
+
+    @admin.display(description="safety findings")
+    def findings_list(self, obj):
+        if obj is None or obj.pk is None:
+            return "Computed from the patient's record and these vitals when saved."
+        return findings_html(obj.findings)
+
+
+class ExpectationSettingInline(StepInline):
+    model = ExpectationSetting
+    step = "expectations"
+    service = services.expectations_record
+    readonly_fields = ("consent_signed_at",)  # stamped by the service when consent is ticked
+
+
+class AdministrationForm(forms.ModelForm):
+    class Meta:
+        model = Administration
+        fields = ("drug", "route", "dose_mg", "started_at", "ended_at", "lot_number",
+                  "administered_by", "notes")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "administered_by" in self.fields:  # absent once the step is frozen
+            self.fields["administered_by"].required = False
+            self.fields["administered_by"].help_text = "Leave empty if you gave it yourself."
+
+
+class AdministrationInline(StepInline):
+    model = Administration
+    form = AdministrationForm
+    step = "administration"
+    service = services.administration_record
+    readonly_fields = ("weight_kg", "dose_mg_per_kg")
+
+
+class MonitoringInline(StepInline):
+    model = Monitoring
+    step = "monitoring"
+    service = services.monitoring_record
+    readonly_fields = ("observation_minutes",)
+    exclude = ("recorded_by", "rems_submitted_on")
+
+
+STEP_INLINES = (ConsultationInline, EvaluationInline, ExpectationSettingInline,
+                AdministrationInline, MonitoringInline)
+
+
+# --- vitals and side effects: recorded rows frozen, new rows through services ------------
+
+class RecordedVitalSignInline(admin.TabularInline):
+    model = VitalSign
+    verbose_name_plural = "vital signs recorded"
+    fields = ("measured_at", "phase", "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm",
+              "spo2_percent", "respiratory_rate_per_min", "flag_list", "recorded_by")
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="flags")
+    def flag_list(self, obj):
+        return findings_html(obj.flags) if obj.flags else "—"
+
+
+class NewVitalSignInline(ServiceInline, admin.TabularInline):
+    model = VitalSign
+    verbose_name = "new vital signs"
+    verbose_name_plural = "add vital signs"
+    fields = ("measured_at", "phase", "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm",
+              "spo2_percent", "respiratory_rate_per_min")
+    extra = 1
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def service_call(self, session, form, user):
+        return services.vital_sign_record, {"session": session, "recorded_by": user,
+                                            **self.form_data(form, "session")}
+
+
+SIDE_EFFECT_FIELDS = ("symptom", "severity", "is_serious", "onset_at", "resolved_at",
+                      "intervention", "notes")
+
+
+class RecordedSideEffectInline(ServiceInline, admin.TabularInline):
+    """Recorded side effects: resolution, intervention, severity and notes stay editable as
+    the event unfolds; what was observed and when does not."""
+
+    model = SideEffectObservation
+    fk_name = "session"
+    verbose_name_plural = "side effects recorded"
+    fields = ("symptom", "onset_at", "severity", "is_serious", "resolved_at", "intervention",
+              "notes", "recorded_by", "signed_off_by")
+    readonly_fields = ("symptom", "onset_at", "recorded_by", "signed_off_by")
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def service_call(self, parent, form, user):
+        return services.side_effect_update, {
+            "observation": form.instance,
+            **self.form_data(form, "session", "follow_up"),
+        }
+
+
+class NewSideEffectInline(ServiceInline, admin.TabularInline):
+    model = SideEffectObservation
+    fk_name = "session"
+    verbose_name = "new side effect"
+    verbose_name_plural = "add side effects"
+    fields = SIDE_EFFECT_FIELDS
+    autocomplete_fields = ("symptom",)
+    extra = 1
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def service_call(self, session, form, user):
+        return services.side_effect_record, {"session": session, "recorded_by": user,
+                                             **self.form_data(form, "session", "follow_up")}
+
+
+class FollowUpRecordedSideEffectInline(RecordedSideEffectInline):
+    fk_name = "follow_up"
+
+
+class FollowUpNewSideEffectInline(NewSideEffectInline):
+    fk_name = "follow_up"
+    verbose_name_plural = "add withdrawal symptoms or side effects found at this follow-up"
+
+    def service_call(self, follow_up, form, user):
+        return services.side_effect_record, {"follow_up": follow_up, "recorded_by": user,
+                                             **self.form_data(form, "session", "follow_up")}
+
+
+class ReminderInline(admin.TabularInline):
+    model = Reminder
+    fields = ("kind", "due_at", "status", "attempts", "sent_at", "last_error")
+    readonly_fields = fields
+    extra = 0
+    fk_name = "session"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- the session page ---------------------------------------------------------------------
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"size": 60}))
+
+
+class TreatmentSessionForm(forms.ModelForm):
+    class Meta:
+        model = TreatmentSession
+        fields = ("patient", "course", "clinician", "scheduled_at")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.instance.pk:
+            return cleaned
+        try:
+            services.dry_run(services.session_schedule, patient=cleaned["patient"],
+                             course=cleaned["course"], clinician=cleaned["clinician"],
+                             scheduled_at=cleaned["scheduled_at"])
+        except ValidationError as error:
+            add_service_error(self, error)
+        return cleaned
+
+
+@admin.register(TreatmentSession)
+class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
+    form = TreatmentSessionForm
+    list_display = ("id", "patient", "scheduled_at", "status", "current_step_column",
+                    "findings_column", "clinician")
+    list_display_links = ("id", "patient")
+    list_filter = ("status", "scheduled_at", "clinician", "course__drug")
+    list_select_related = STEP_SELECT_RELATED
+    date_hierarchy = "scheduled_at"
+    search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
+    autocomplete_fields = ("patient", "course")
+    readonly_fields = ("status", "started_at", "completed_at", "cancelled_at",
+                       "cancellation_reason", "current_step_column")
+    actions = ["start_sessions", "cancel_sessions", "mark_no_show"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return ((None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),)
+        return (
+            (None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),
+            ("Status", {"fields": (("status", "current_step_column"),
+                                   ("started_at", "completed_at"),
+                                   ("cancelled_at", "cancellation_reason"))}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.readonly_fields)
+        if obj is not None:
+            readonly += ["patient", "course"]
+            if obj.status != TreatmentSession.Status.SCHEDULED:
+                readonly.append("scheduled_at")
+        return readonly
+
+    def get_inlines(self, request, obj):
+        """Recorded steps, then only the next step allowed; vitals after the evaluation."""
+        if obj is None:
+            return []
+        inlines = []
+        is_open = obj.status in services.OPEN_STATUSES
+        for inline in STEP_INLINES:
+            if obj.step_record(inline.step) is not None:
+                inlines.append(inline)
+            elif is_open:
+                inlines.append(inline)
+                break
+            else:
+                break
+        if obj.step_record("evaluation") is not None:
+            inlines.append(RecordedVitalSignInline)
+            if is_open:
+                inlines.append(NewVitalSignInline)
+        if obj.status in (TreatmentSession.Status.IN_PROGRESS, TreatmentSession.Status.COMPLETED):
+            inlines += [RecordedSideEffectInline, NewSideEffectInline]
+        inlines.append(ReminderInline)
+        return inlines
+
+    def get_object(self, request, object_id, from_field=None):
+        queryset = self.get_queryset(request).select_related(*STEP_SELECT_RELATED)
+        try:
+            return queryset.get(pk=object_id)
+        except (self.model.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.session_schedule(
+                patient=obj.patient, course=obj.course, clinician=obj.clinician,
+                scheduled_at=obj.scheduled_at,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            return
+        if "scheduled_at" in form.changed_data:
+            services.session_reschedule(session=obj, scheduled_at=obj.scheduled_at)
+        if "clinician" in form.changed_data:
+            obj.save(update_fields=["clinician", "updated_at"])
+
+    @admin.display(description="current step")
+    def current_step_column(self, obj):
+        return obj.current_step_label
+
+    @admin.display(description="findings")
+    def findings_column(self, obj):
+        evaluation = obj.step_record("evaluation")
+        if evaluation is None:
+            return "—"
+        blocks = sum(1 for f in evaluation.findings if f["level"] == "block")
+        warns = len(evaluation.findings) - blocks
+        text = f"{evaluation.get_decision_display()}; {blocks} block, {warns} warn"
+        return format_html("<strong>{}</strong>", text) if blocks else text
+
+    def _apply(self, request, queryset, action, done_message):
+        done = 0
+        for session in queryset:
+            try:
+                action(session)
+                done += 1
+            except WorkflowError as error:
+                self.message_user(request, f"Session {session.pk}: {error.text}", messages.ERROR)
+        if done:
+            self.message_user(request, done_message.format(done), messages.SUCCESS)
+
+    @admin.action(description="Start selected sessions", permissions=["change"])
+    def start_sessions(self, request, queryset):
+        self._apply(request, queryset, lambda s: services.session_start(session=s),
+                    "{} session(s) started.")
+
+    @admin.action(description="Mark selected sessions as no-show", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._apply(request, queryset, lambda s: services.session_cancel(
+            session=s, reason="Patient did not attend.", no_show=True),
+            "{} session(s) marked as no-show.")
+
+    @admin.action(description="Cancel selected sessions…", permissions=["change"])
+    def cancel_sessions(self, request, queryset):
+        form = CancelForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._apply(request, queryset,
+                        lambda s: services.session_cancel(session=s, reason=reason),
+                        "{} session(s) cancelled.")
+            return None
+        return TemplateResponse(request, "admin/treatment_sessions/cancel_sessions.html", {
+            **self.admin_site.each_context(request),
+            "title": "Cancel sessions",
+            "sessions": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+
+@admin.register(TreatmentCourse)
+class TreatmentCourseAdmin(NoDeleteMixin, admin.ModelAdmin):
+    list_display = ("id", "patient", "drug", "indication", "status", "planned_sessions",
+                    "started_on", "ended_on", "responsible_clinician")
+    list_filter = ("status", "drug", "indication")
+    list_select_related = ("patient", "responsible_clinician")
+    search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
+    autocomplete_fields = ("patient",)
+    readonly_fields = ("status", "ended_on")
+    actions = ["end_courses"]
+
+    @admin.action(description="End selected courses (completed)", permissions=["change"])
+    def end_courses(self, request, queryset):
+        for course in queryset:
+            try:
+                services.course_end(course=course)
+            except WorkflowError as error:
+                self.message_user(request, f"Course {course.pk}: {error.text}", messages.ERROR)
+
+
+class FrozenRecordAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """Steps are recorded on their session's page; here they are read, never added."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Consultation)
+class ConsultationAdmin(FrozenRecordAdmin):
+    list_display = ("session", "phq9", "gad7", "self_harm_flag", "recorded_at")
+    list_select_related = ("session__patient",)
+
+    @admin.display(description="PHQ-9")
+    def phq9(self, obj):
+        return f"{obj.phq9_total} ({obj.phq9_band.label})"
+
+    @admin.display(description="GAD-7")
+    def gad7(self, obj):
+        return f"{obj.gad7_total} ({obj.gad7_band.label})"
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(FrozenRecordAdmin):
+    list_display = ("session", "decision", "blocked", "systolic_mmhg", "diastolic_mmhg",
+                    "recorded_at")
+    list_filter = ("decision", "blocked")
+    list_select_related = ("session__patient",)
+
+
+@admin.register(ExpectationSetting)
+class ExpectationSettingAdmin(FrozenRecordAdmin):
+    list_display = ("session", "consent_signed", "transport_arranged", "recorded_at")
+    list_select_related = ("session__patient",)
+
+
+@admin.register(Administration)
+class AdministrationAdmin(FrozenRecordAdmin):
+    list_display = ("session", "drug", "route", "dose_mg", "dose_mg_per_kg", "lot_number",
+                    "started_at")
+    list_filter = ("drug", "route")
+    list_select_related = ("session__patient",)
+    search_fields = ("lot_number",)
+
+
+@admin.register(Monitoring)
+class MonitoringAdmin(FrozenRecordAdmin):
+    list_display = ("session", "observation_minutes", "cadss_score", "moaas_score",
+                    "discharged_at", "rems_submitted_on")
+    list_select_related = ("session__patient",)
+
+
+@admin.register(VitalSign)
+class VitalSignAdmin(FrozenRecordAdmin):
+    list_display = ("session", "measured_at", "phase", "systolic_mmhg", "diastolic_mmhg",
+                    "heart_rate_bpm", "spo2_percent")
+    list_filter = ("phase",)
+    list_select_related = ("session__patient",)
+
+
+@admin.register(SideEffectObservation)
+class SideEffectObservationAdmin(FrozenRecordAdmin):
+    list_display = ("symptom", "severity", "is_serious", "onset_at", "resolved_at",
+                    "intervention", "session", "follow_up", "signed_off_by")
+    list_filter = ("severity", "is_serious", "symptom__category", "intervention")
+    list_select_related = ("symptom", "session__patient", "follow_up__patient", "signed_off_by")
+    actions = ["sign_off"]
+
+    def get_actions(self, request):
+        # has_change_permission is off (records are edited on their session's page), but a
+        # clinician's sign-off is its own permission.
+        actions = super().get_actions(request)
+        if request.user.has_perm(services.SIGN_OFF_PERMISSION):
+            actions["sign_off"] = self.get_action("sign_off")
+        return actions
+
+    @admin.action(description="Sign off selected side effects")
+    def sign_off(self, request, queryset):
+        for observation in queryset:
+            try:
+                services.side_effect_sign_off(observation=observation, user=request.user)
+            except WorkflowError as error:
+                self.message_user(request, f"{observation}: {error.text}", messages.ERROR)
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(NoDeleteMixin, ServiceSavingAdmin):
+    list_display = ("patient", "kind", "due_on", "status", "contacted_at", "method")
+    list_filter = ("status", "kind", "due_on")
+    list_select_related = ("patient",)
+    search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
+    autocomplete_fields = ("patient", "session", "course")
+    date_hierarchy = "due_on"
+    exclude = ("recorded_by",)
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return []
+        return [FollowUpRecordedSideEffectInline, FollowUpNewSideEffectInline]
+
+    def save_model(self, request, obj, form, change):
+        if form.changed_data:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(SymptomType)
+class SymptomTypeAdmin(NoDeleteMixin, admin.ModelAdmin):
+    list_display = ("name", "category", "is_active")
+    list_filter = ("category", "is_active")
+    search_fields = ("name",)
+    prepopulated_fields = {"code": ("name",)}
+
+
+@admin.register(Reminder)
+class ReminderAdmin(NoDeleteMixin, admin.ModelAdmin):
+    list_display = ("kind", "patient", "due_at", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind", "due_at")
+    list_select_related = ("patient",)
+    date_hierarchy = "due_at"
+    search_fields = ("patient__last_name", "patient__mrn", "cause")
+    readonly_fields = [f.name for f in Reminder._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
