@@ -116,13 +116,19 @@ def sessions_in_monitoring(*, now: datetime) -> list[InMonitoring]:
     ]
 
 
-def side_effects_serious_recent(*, now: datetime, days: int = 7) -> list[SideEffectObservation]:
-    return list(
+def side_effects_serious_recent(
+    *, now: datetime, days: int = 7,
+) -> list[tuple[SideEffectObservation, Patient]]:
+    """Severe, life-threatening or serious side effects of the last `days`, with the patient
+    (through the session or the follow-up the observation belongs to)."""
+    observations = (
         SideEffectObservation.objects.filter(SERIOUS_Q, is_archived=False,
                                              onset_at__gte=now - timedelta(days=days))
         .select_related("symptom", "session__patient", "follow_up__patient", "signed_off_by")
         .order_by("-onset_at")
     )
+    return [(o, o.session.patient if o.session_id else o.follow_up.patient)
+            for o in observations]
 
 
 def rems_due(*, today: date, within_days: int = 7) -> list[RemsDue]:
