@@ -187,3 +187,5 @@ STORAGES = {
 }
 # Page size of the patient search.
 PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
+# Sessions per page of a patient's history timeline (the charts always show every session).
+HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=50)

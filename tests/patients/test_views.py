@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import re
 from datetime import date
 
@@ -131,6 +132,11 @@ def test_history_chart_data_is_json_and_every_script_is_a_static_file(client, cl
     assert "/static/vendor/chartjs-4.5.1/chart.umd.min.js" in page
 
 
+def data_points(page: str) -> int:
+    chart = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page)
+    return len(json.loads(chart.group(1))["labels"])
+
+
 def history_queries(client, patient) -> tuple[int, str]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("patient_history", args=[patient.pk]))
@@ -146,13 +152,28 @@ def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(clie
         bulk_history(course=course, user=clinician, count=count)
         queries, page = history_queries(client, course.patient)
         assert f"newest first, {count}</small>" in page
-        assert page.count("LOT-") == count
+        assert page.count("LOT-") == min(count, 50)  # the first page of the timeline
+        assert page.count('"cadss": [') == 1 and data_points(page) == count  # charts: all
         counts[count] = queries
     assert counts[1] == counts[50] == counts[500], counts
     # Request plumbing (savepoint + release of ATOMIC_REQUESTS, session, user, user and group
     # permissions) is 6; the history itself is 9: patient, conditions, medications, courses,
     # sessions with their five steps, vitals, side effects, follow-ups, reminders.
     assert counts[1] <= 15, counts
+
+
+def test_history_timeline_pages_through_older_sessions(client, clinician, settings):
+    settings.HISTORY_TIMELINE_PAGE_SIZE = 2
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=5)
+    client.force_login(clinician)
+    url = reverse("patient_history", args=[course.patient.pk])
+    first = client.get(url).content.decode()
+    assert "Sessions 1–2 of 5" in first and "Older sessions" in first
+    assert "lot LOT-0." in first and "lot LOT-1." in first and "lot LOT-2." not in first
+    last = client.get(url, {"page": 3}).content.decode()
+    assert "Sessions 5–5 of 5" in last and "Newer sessions" in last
+    assert "lot LOT-4." in last and "lot LOT-0." not in last
 
 
 # --- CSV -----------------------------------------------------------------------------------
