@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -26,6 +27,10 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                              headless=True)
         yield browser
+        # While Playwright's loop runs, asgiref gives the test's ORM calls their own database
+        # connection (context-local, not thread-local); close it here, in that same context,
+        # or PostgreSQL refuses to drop the test database at the end of the run.
+        connections.close_all()
         browser.close()
 
 
@@ -38,6 +43,9 @@ def page(browser):
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     yield page
+    # Let in-flight requests finish, so the live server holds no database connection when the
+    # test database is flushed or dropped.
+    page.wait_for_load_state("networkidle")
     context.close()
 
 
