@@ -42,3 +42,19 @@ test: lint
 
 clean:
 	rm -rf var/ .pytest_cache staticfiles
+
+# --- Browser tests (tests/browser): Debian's Chromium driven by Playwright; never a downloaded
+# browser build. Installed here when missing and we are root (CI, fresh machines); otherwise say
+# what to run, and the browser tests fail with the same message.
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "Chromium is missing at $(CHROMIUM): run 'sudo apt-get install chromium'" >&2; \
+		exit 1; \
+	fi
+test: chromium

@@ -170,3 +170,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Clinician pages (issue 4) --------------------------------------------------------------
+# Static files are served by the app itself, in production too (no CDN: clinics can be offline
+# and the Content-Security-Policy forbids third-party hosts). WhiteNoise serves STATIC_ROOT
+# (`manage.py collectstatic`) right after the security middleware; with DEBUG it also serves
+# straight from the finders. Files are not renamed with hashes, so `{% static %}` works without
+# a collectstatic manifest (the test suite and `make run` never run collectstatic).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Page size of the patient search.
+PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
+# Sessions per page of a patient's history timeline (the charts always show every session).
+HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=50)

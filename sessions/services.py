@@ -433,3 +433,29 @@ def course_end(*, course: TreatmentCourse, stopped_early: bool = False,
     course.full_clean()
     course.save()
     return course
+
+
+# --- esketamine REMS monitoring record ----------------------------------------------------
+
+@transaction.atomic
+def monitoring_rems_submit(*, monitoring: Monitoring, submitted_on) -> Monitoring:
+    """Record that the REMS monitoring record was submitted (it is due within 7 days)."""
+    monitoring = (Monitoring.objects.select_for_update(of=("self",))
+                  .select_related("session__administration").get(pk=monitoring.pk))
+    administration = monitoring.session.step_record("administration")
+    if administration is None or administration.drug != "esketamine":
+        raise WorkflowError("A REMS monitoring record is submitted only for esketamine sessions.")
+    if monitoring.rems_submitted_on is not None:
+        raise WorkflowError(
+            f"The REMS record was already submitted on {monitoring.rems_submitted_on:%Y-%m-%d}."
+        )
+    if submitted_on is None:
+        raise WorkflowError("Enter the date the record was submitted.", field="submitted_on")
+    if submitted_on > timezone.localdate():
+        raise WorkflowError("The submission date cannot be in the future.", field="submitted_on")
+    if submitted_on < timezone.localdate(monitoring.discharged_at):
+        raise WorkflowError("The submission date cannot be before the session's discharge.",
+                            field="submitted_on")
+    monitoring.rems_submitted_on = submitted_on
+    monitoring.save(update_fields=["rems_submitted_on", "updated_at"])
+    return monitoring

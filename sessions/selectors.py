@@ -1,0 +1,323 @@
+"""Reads for the clinician pages: each returns everything its page shows in a fixed number of
+queries (select_related for the one-to-one steps, prefetches for the many-rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from patients.models import DrugClass, Patient
+from sessions import safety, scales
+from sessions.models import (
+    Drug,
+    Monitoring,
+    Reminder,
+    SideEffectObservation,
+    TreatmentSession,
+    VitalSign,
+)
+
+STEP_RELATIONS = ("consultation", "evaluation", "expectation_setting", "administration",
+                  "monitoring")
+SERIOUS_SEVERITIES = (SideEffectObservation.Severity.SEVERE,
+                      SideEffectObservation.Severity.LIFE_THREATENING)
+SERIOUS_Q = Q(is_serious=True) | Q(severity__in=SERIOUS_SEVERITIES)
+# Concomitant medications the esketamine REMS monitoring form asks about.
+REMS_CONCOMITANT_CLASSES = {
+    DrugClass.BENZODIAZEPINE: "Sedative (benzodiazepine)",
+    DrugClass.SEDATIVE: "Sedative / hypnotic",
+    DrugClass.PSYCHOSTIMULANT: "Psychostimulant",
+    DrugClass.MAOI: "MAOI",
+    DrugClass.OPIOID: "Opioid",
+}
+
+
+def _vitals_prefetch() -> Prefetch:
+    return Prefetch("vital_signs", queryset=VitalSign.objects.filter(is_archived=False)
+                    .order_by("measured_at", "id"))
+
+
+def _side_effects_prefetch() -> Prefetch:
+    return Prefetch("side_effects", queryset=SideEffectObservation.objects
+                    .filter(is_archived=False).select_related("symptom")
+                    .order_by("onset_at", "id"))
+
+
+def session_with_steps() -> QuerySet[TreatmentSession]:
+    return TreatmentSession.objects.select_related("patient", "course", "clinician",
+                                                   *STEP_RELATIONS)
+
+
+def session_get(*, session_id: int) -> TreatmentSession:
+    """A session with its five steps, vitals and side effects loaded (404 when unknown)."""
+    return get_object_or_404(
+        session_with_steps().prefetch_related(_vitals_prefetch(), _side_effects_prefetch()),
+        pk=session_id,
+    )
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InMonitoring:
+    session: TreatmentSession
+    elapsed_minutes: int
+    minimum_minutes: int
+
+    @property
+    def remaining_minutes(self) -> int:
+        return max(0, self.minimum_minutes - self.elapsed_minutes)
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.elapsed_minutes / max(1, self.minimum_minutes)))
+
+
+@dataclass(frozen=True)
+class RemsDue:
+    monitoring: Monitoring
+    due_on: date
+    days_left: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left < 0
+
+
+def _local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime(day.year, day.month, day.day))
+    return start, start + timedelta(days=1)
+
+
+def sessions_today(*, today: date) -> list[TreatmentSession]:
+    start, end = _local_day_bounds(today)
+    return list(session_with_steps().filter(scheduled_at__gte=start, scheduled_at__lt=end,
+                                            is_archived=False).order_by("scheduled_at", "id"))
+
+
+def sessions_in_monitoring(*, now: datetime) -> list[InMonitoring]:
+    """Dosed, not yet discharged: how long each patient has been observed so far."""
+    thresholds = safety.Thresholds.from_settings()
+    sessions = (session_with_steps()
+                .filter(status=TreatmentSession.Status.IN_PROGRESS, administration__isnull=False,
+                        monitoring__isnull=True)
+                .order_by("administration__started_at"))
+    return [
+        InMonitoring(session=s,
+                     elapsed_minutes=safety.observation_minutes(s.administration.started_at,
+                                                                max(now, s.administration
+                                                                    .started_at)),
+                     minimum_minutes=thresholds.min_observation_minutes)
+        for s in sessions
+    ]
+
+
+def side_effects_serious_recent(
+    *, now: datetime, days: int = 7,
+) -> list[tuple[SideEffectObservation, Patient]]:
+    """Severe, life-threatening or serious side effects of the last `days`, with the patient
+    (through the session or the follow-up the observation belongs to)."""
+    observations = (
+        SideEffectObservation.objects.filter(SERIOUS_Q, is_archived=False,
+                                             onset_at__gte=now - timedelta(days=days))
+        .select_related("symptom", "session__patient", "follow_up__patient", "signed_off_by")
+        .order_by("-onset_at")
+    )
+    return [(o, o.session.patient if o.session_id else o.follow_up.patient)
+            for o in observations]
+
+
+def rems_due(*, today: date, within_days: int = 7) -> list[RemsDue]:
+    """Esketamine monitoring records not yet submitted, due (or overdue) within `within_days`."""
+    submission_days = safety.Thresholds.from_settings().rems_submission_days
+    records = (Monitoring.objects.filter(rems_submitted_on__isnull=True,
+                                         session__administration__drug=Drug.ESKETAMINE)
+               .select_related("session__patient").order_by("discharged_at"))
+    due = []
+    for record in records:
+        due_on = timezone.localdate(record.discharged_at) + timedelta(days=submission_days)
+        days_left = (due_on - today).days
+        if days_left <= within_days:
+            due.append(RemsDue(monitoring=record, due_on=due_on, days_left=days_left))
+    return due
+
+
+def reminders_failed() -> list[Reminder]:
+    return list(Reminder.objects.filter(status=Reminder.Status.FAILED)
+                .select_related("patient").order_by("-due_at")[:50])
+
+
+# --- REMS monitoring record ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BloodPressureReading:
+    label: str
+    vital: VitalSign | None
+    systolic_mmhg: int | None
+    diastolic_mmhg: int | None
+    measured_at: datetime | None
+    in_range: bool | None
+
+    @property
+    def text(self) -> str:
+        if self.systolic_mmhg is None:
+            return "not recorded"
+        return f"{self.systolic_mmhg}/{self.diastolic_mmhg} mmHg"
+
+
+@dataclass(frozen=True)
+class RemsRecord:
+    session: TreatmentSession
+    patient: Patient
+    monitoring: Monitoring | None
+    dose_mg: object
+    lot_number: str
+    first_dose_at: datetime | None
+    monitoring_ended_at: datetime | None
+    minutes_first_dose_to_end: int | None
+    blood_pressures: list[BloodPressureReading]
+    sedation_score: int | None
+    sedation_label: str
+    dissociation_score: int | None
+    serious_events: list[SideEffectObservation]
+    concomitant: list[tuple[str, str]]  # (REMS category, medication name)
+    due_on: date | None
+
+    @property
+    def complete(self) -> bool:
+        return self.monitoring is not None
+
+
+def _reading(label: str, vital, thresholds, *, fallback=None) -> BloodPressureReading:
+    source = vital or fallback
+    if source is None:
+        return BloodPressureReading(label, None, None, None, None, None)
+    in_range = safety.blood_pressure_in_range(
+        safety.Vitals(systolic_mmhg=source.systolic_mmhg, diastolic_mmhg=source.diastolic_mmhg),
+        thresholds)
+    measured_at = getattr(source, "measured_at", None) or getattr(source, "recorded_at", None)
+    return BloodPressureReading(label, vital, source.systolic_mmhg, source.diastolic_mmhg,
+                                measured_at, in_range)
+
+
+def _closest_to(vitals: list[VitalSign], moment: datetime) -> VitalSign | None:
+    if not vitals:
+        return None
+    return min(vitals, key=lambda v: abs((v.measured_at - moment).total_seconds()))
+
+
+def rems_record_for(*, session: TreatmentSession) -> RemsRecord:
+    """The esketamine REMS monitoring record, derived from the session as recorded.
+
+    `session` must come from `session_get` (vitals and side effects prefetched); the patient's
+    medications cost one more query.
+    """
+    thresholds = safety.Thresholds.from_settings()
+    administration = session.step_record("administration")
+    monitoring = session.step_record("monitoring")
+    vitals = list(session.vital_signs.all())
+    by_phase: dict[str, list[VitalSign]] = {}
+    for vital in vitals:
+        by_phase.setdefault(vital.phase, []).append(vital)
+    pre_dose = (by_phase.get(VitalSign.Phase.PRE_DOSE) or [None])[-1]
+    at_40 = (by_phase.get(VitalSign.Phase.POST_DOSE_40) or [None])[0]
+    if at_40 is None and administration is not None:
+        after = [v for v in vitals if v.measured_at > administration.started_at]
+        at_40 = _closest_to(after, administration.started_at + timedelta(minutes=40))
+    before_discharge = (by_phase.get(VitalSign.Phase.PRE_DISCHARGE) or [None])[-1]
+    blood_pressures = [
+        _reading("Before dosing", pre_dose, thresholds,
+                 fallback=session.step_record("evaluation")),
+        _reading("About 40 minutes after dosing", at_40, thresholds),
+        _reading("Before discharge", before_discharge, thresholds),
+    ]
+    serious = [o for o in session.side_effects.all() if o.needs_clinician_alert]
+    concomitant = [
+        (REMS_CONCOMITANT_CLASSES[m.drug_class], m.name)
+        for m in session.patient.medications.filter(is_active=True)
+        if m.drug_class in REMS_CONCOMITANT_CLASSES
+    ]
+    due_on = None
+    if monitoring is not None:
+        due_on = (timezone.localdate(monitoring.discharged_at)
+                  + timedelta(days=thresholds.rems_submission_days))
+    return RemsRecord(
+        session=session, patient=session.patient, monitoring=monitoring,
+        dose_mg=administration.dose_mg if administration else None,
+        lot_number=administration.lot_number if administration else "",
+        first_dose_at=administration.started_at if administration else None,
+        monitoring_ended_at=monitoring.discharged_at if monitoring else None,
+        minutes_first_dose_to_end=monitoring.observation_minutes if monitoring else None,
+        blood_pressures=blood_pressures,
+        sedation_score=monitoring.moaas_score if monitoring else None,
+        sedation_label=scales.moaas_label(monitoring.moaas_score) if monitoring else "",
+        dissociation_score=monitoring.cadss_score if monitoring else None,
+        serious_events=serious, concomitant=concomitant, due_on=due_on,
+    )
+
+
+# --- CSV export ------------------------------------------------------------------------------
+
+SESSION_CSV_HEADER = (
+    "session_id", "scheduled_at", "status", "drug", "route", "dose_mg", "dose_mg_per_kg",
+    "lot_number", "first_dose_at", "discharged_at", "observation_minutes", "phq9_total",
+    "gad7_total", "cadss_score", "moaas_score", "evaluation_decision", "evaluation_findings",
+    "baseline_bp", "peak_bp",
+)
+SIDE_EFFECT_CSV_HEADER = (
+    "session_id", "follow_up_id", "symptom", "category", "severity", "serious", "onset_at",
+    "resolved_at", "intervention", "notes",
+)
+
+
+def _iso(moment: datetime | None) -> str:
+    return timezone.localtime(moment).isoformat(timespec="minutes") if moment else ""
+
+
+def sessions_csv_rows(*, patient: Patient) -> list[list[object]]:
+    sessions = (session_with_steps().filter(patient=patient)
+                .prefetch_related(_vitals_prefetch()).order_by("scheduled_at", "id"))
+    rows = []
+    for s in sessions:
+        consultation, evaluation = s.step_record("consultation"), s.step_record("evaluation")
+        administration, monitoring = s.step_record("administration"), s.step_record("monitoring")
+        vitals = list(s.vital_signs.all())
+        peak = max(vitals, key=lambda v: (v.systolic_mmhg, v.diastolic_mmhg), default=None)
+        rows.append([
+            s.pk, _iso(s.scheduled_at), s.get_status_display(),
+            administration.get_drug_display() if administration else "",
+            administration.get_route_display() if administration else "",
+            administration.dose_mg if administration else "",
+            administration.dose_mg_per_kg if administration else "",
+            administration.lot_number if administration else "",
+            _iso(administration.started_at) if administration else "",
+            _iso(monitoring.discharged_at) if monitoring else "",
+            monitoring.observation_minutes if monitoring else "",
+            consultation.phq9_total if consultation else "",
+            consultation.gad7_total if consultation else "",
+            monitoring.cadss_score if monitoring else "",
+            monitoring.moaas_score if monitoring else "",
+            evaluation.get_decision_display() if evaluation else "",
+            " | ".join(f["message"] for f in evaluation.findings) if evaluation else "",
+            f"{evaluation.systolic_mmhg}/{evaluation.diastolic_mmhg}" if evaluation else "",
+            f"{peak.systolic_mmhg}/{peak.diastolic_mmhg}" if peak else "",
+        ])
+    return rows
+
+
+def side_effects_csv_rows(*, patient: Patient) -> list[list[object]]:
+    observations = (SideEffectObservation.objects
+                    .filter(Q(session__patient=patient) | Q(follow_up__patient=patient),
+                            is_archived=False)
+                    .select_related("symptom").order_by("onset_at", "id"))
+    return [
+        [o.session_id or "", o.follow_up_id or "", o.symptom.name,
+         o.symptom.get_category_display(), o.get_severity_display(),
+         "yes" if o.is_serious else "no", _iso(o.onset_at), _iso(o.resolved_at),
+         o.get_intervention_display(), o.notes]
+        for o in observations
+    ]

@@ -1,0 +1,309 @@
+"""Clinician pages for sessions: the dashboard, the session page, one page per step, the REMS
+monitoring record. Thin: reads come from selectors, writes go through services, and a refusal
+(WorkflowError or any ValidationError) is shown on the form — never a 500."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic.permissions import CLINICAL_VIEW, requires
+from sessions import safety, selectors, services
+from sessions.forms import (
+    STEP_FORMS,
+    CancelForm,
+    RemsSubmitForm,
+    SideEffectForm,
+    SideEffectUpdateForm,
+    VitalSignForm,
+    add_service_error,
+)
+from sessions.models import STEP_CODES, STEP_LABELS, Drug, SideEffectObservation
+
+STEP_MODELS = {"consultation": "consultation", "evaluation": "evaluation",
+               "expectations": "expectationsetting", "administration": "administration",
+               "monitoring": "monitoring"}
+STEP_SERVICES = {
+    "consultation": services.consultation_record,
+    "evaluation": services.evaluation_record,
+    "expectations": services.expectations_record,
+    "administration": services.administration_record,
+    "monitoring": services.monitoring_record,
+}
+SESSION_CHANGE = "treatment_sessions.change_treatmentsession"
+
+
+def _can(request, permission: str) -> bool:
+    return request.user.has_perm(permission)
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+@requires("treatment_sessions.view_treatmentsession")
+def dashboard(request):
+    """Today at a glance. Front desk sees the schedule; clinical lists need clinical rights."""
+    now, today = timezone.now(), timezone.localdate()
+    clinical = request.user.has_perms(CLINICAL_VIEW)
+    context = {"today": today, "sessions_today": selectors.sessions_today(today=today),
+               "clinical": clinical}
+    if clinical:
+        context.update(
+            in_monitoring=selectors.sessions_in_monitoring(now=now),
+            serious_side_effects=selectors.side_effects_serious_recent(now=now),
+            rems_due=selectors.rems_due(today=today),
+        )
+    if _can(request, "treatment_sessions.view_reminder"):
+        context["failed_reminders"] = selectors.reminders_failed()
+    return render(request, "sessions/dashboard.html", context)
+
+
+# --- the session page ------------------------------------------------------------------------
+
+def _session_page(request, session, *, status=200, vital_form=None, side_effect_form=None,
+                  update_forms=None, cancel_form=None):
+    observations = list(session.side_effects.all())
+    update_forms = update_forms or {}
+    rows = [(o, update_forms.get(o.pk) or SideEffectUpdateForm(instance=o)) for o in observations]
+    context = {
+        "session": session, "patient": session.patient,
+        "steps": [(code, STEP_LABELS[code], session.step_record(code)) for code in STEP_CODES],
+        "next_step": session.current_step if session.status in services.OPEN_STATUSES else None,
+        "is_open": session.status in services.OPEN_STATUSES,
+        "vitals": list(session.vital_signs.all()),
+        "side_effect_rows": rows,
+        "vital_form": vital_form or VitalSignForm(),
+        "side_effect_form": side_effect_form or SideEffectForm(),
+        "cancel_form": cancel_form or CancelForm(),
+        "is_esketamine": session.course.drug == Drug.ESKETAMINE,
+    }
+    return render(request, "sessions/session_detail.html", context, status=status)
+
+
+@requires(*CLINICAL_VIEW)
+def session_detail(request, pk: int):
+    return _session_page(request, selectors.session_get(session_id=pk))
+
+
+@requires(*CLINICAL_VIEW, SESSION_CHANGE)
+@require_POST
+def session_start(request, pk: int):
+    session = selectors.session_get(session_id=pk)
+    try:
+        services.session_start(session=session)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Session started.")
+    return redirect("session_detail", pk=pk)
+
+
+@requires(*CLINICAL_VIEW, SESSION_CHANGE)
+@require_POST
+def session_cancel(request, pk: int):
+    session = selectors.session_get(session_id=pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.session_cancel(session=session, reason=form.cleaned_data["reason"],
+                                    no_show=form.cleaned_data["no_show"])
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Session cancelled; the steps recorded stay on record.")
+            return redirect("session_detail", pk=pk)
+    return _session_page(request, selectors.session_get(session_id=pk), status=400,
+                         cancel_form=form)
+
+
+@requires(*CLINICAL_VIEW, "treatment_sessions.add_vitalsign")
+@require_POST
+def vital_sign_add(request, pk: int):
+    session = selectors.session_get(session_id=pk)
+    form = VitalSignForm(request.POST)
+    if form.is_valid():
+        try:
+            vital = services.vital_sign_record(session=session, recorded_by=request.user,
+                                               **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            flags = " ".join(f["message"] for f in vital.flags)
+            if flags:
+                messages.warning(request, f"Vitals recorded, flagged: {flags}")
+            else:
+                messages.success(request, "Vitals recorded.")
+            return redirect(reverse("session_detail", args=[pk]) + "#vitals")
+    return _session_page(request, selectors.session_get(session_id=pk), status=400,
+                         vital_form=form)
+
+
+@requires(*CLINICAL_VIEW, "treatment_sessions.add_sideeffectobservation")
+@require_POST
+def side_effect_add(request, pk: int):
+    session = selectors.session_get(session_id=pk)
+    form = SideEffectForm(request.POST)
+    if form.is_valid():
+        try:
+            observation = services.side_effect_record(session=session,
+                                                      recorded_by=request.user,
+                                                      **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            note = (" The responsible clinician is alerted."
+                    if observation.needs_clinician_alert else "")
+            messages.success(request, f"Side effect recorded.{note}")
+            return redirect(reverse("session_detail", args=[pk]) + "#side-effects")
+    return _session_page(request, selectors.session_get(session_id=pk), status=400,
+                         side_effect_form=form)
+
+
+@requires(*CLINICAL_VIEW, "treatment_sessions.change_sideeffectobservation")
+@require_POST
+def side_effect_update(request, pk: int, observation_pk: int):
+    observation = get_object_or_404(SideEffectObservation, pk=observation_pk, session_id=pk,
+                                    is_archived=False)
+    form = SideEffectUpdateForm(request.POST, instance=observation)
+    if form.is_valid():
+        try:
+            services.side_effect_update(observation=observation, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Side effect updated.")
+            return redirect(reverse("session_detail", args=[pk]) + "#side-effects")
+    return _session_page(request, selectors.session_get(session_id=pk), status=400,
+                         update_forms={observation.pk: form})
+
+
+# --- one page per step -----------------------------------------------------------------------
+
+def _step_refusal(session, step: str) -> str | None:
+    """Why this step is not offered now, or None when it is the next one to record."""
+    if session.status not in services.OPEN_STATUSES:
+        return (f"This session is {session.get_status_display().lower()}; nothing more can be "
+                "recorded on it.")
+    if session.current_step == step:
+        return None
+    if session.step_record(step) is not None:
+        return f"The {STEP_LABELS[step].lower()} is already recorded."
+    try:
+        services.step_check(session=session, step=step)
+    except ValidationError as error:
+        return " ".join(error.messages)
+    return None  # pragma: no cover - step_check refuses every step but the next
+
+
+def _form_for(step: str, request, session, data=None):
+    form_class = STEP_FORMS[step]
+    if step == "evaluation":
+        return form_class(data, can_override=_can(request, services.OVERRIDE_PERMISSION))
+    if step == "administration":
+        return form_class(data, session=session)
+    return form_class(data)
+
+
+def _evaluation_findings(session, form) -> list[safety.Finding] | None:
+    """Findings for the vitals typed so far (None until they validate)."""
+    data = getattr(form, "cleaned_data", {})
+    if not {"systolic_mmhg", "diastolic_mmhg"} <= data.keys():
+        return None
+    try:
+        vitals = safety.Vitals(systolic_mmhg=data["systolic_mmhg"],
+                               diastolic_mmhg=data["diastolic_mmhg"],
+                               heart_rate_bpm=data.get("heart_rate_bpm"),
+                               spo2_percent=data.get("spo2_percent"))
+    except ValueError:
+        return None
+    return services.evaluation_findings_for(
+        session=session, vitals=vitals,
+        alcohol_or_drugs_last_24h=data.get("alcohol_or_drugs_last_24h", False),
+        active_psychosis=data.get("active_psychosis", False))
+
+
+@requires(*CLINICAL_VIEW)
+def session_step(request, pk: int, step: str):
+    if step not in STEP_SERVICES:
+        raise Http404("No such step.")
+    if not _can(request, f"treatment_sessions.add_{STEP_MODELS[step]}"):
+        raise PermissionDenied
+    session = selectors.session_get(session_id=pk)
+    refusal = _step_refusal(session, step)
+    context = {"session": session, "patient": session.patient, "step": step,
+               "step_label": STEP_LABELS[step], "refusal": refusal,
+               "steps": [(code, STEP_LABELS[code], session.step_record(code))
+                         for code in STEP_CODES],
+               "vitals": list(session.vital_signs.all()),
+               "side_effects": list(session.side_effects.all()),
+               "min_observation_minutes": safety.Thresholds.from_settings()
+               .min_observation_minutes,
+               "can_override": _can(request, services.OVERRIDE_PERMISSION)}
+    if refusal:
+        return render(request, "sessions/step.html", context,
+                      status=409 if request.method == "POST" else 200)
+    form = _form_for(step, request, session, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            if step == "evaluation":
+                context["findings"] = _evaluation_findings(session, form)
+            if step == "evaluation" and "check" in request.POST:
+                context["checked"] = True
+            else:
+                try:
+                    STEP_SERVICES[step](session=session, recorded_by=request.user,
+                                        **form.cleaned_data)
+                except ValidationError as error:
+                    add_service_error(form, error)
+                else:
+                    messages.success(request, f"{STEP_LABELS[step]} recorded.")
+                    return redirect("session_detail", pk=pk)
+        if form.errors:
+            status = 400
+    context["form"] = form
+    return render(request, "sessions/step.html", context, status=status)
+
+
+# --- REMS monitoring record ------------------------------------------------------------------
+
+REMS_VIEW = (*CLINICAL_VIEW, "treatment_sessions.view_monitoring")
+
+
+def _rems_page(request, session, *, form=None, status=200):
+    if session.course.drug != Drug.ESKETAMINE:
+        raise Http404("The REMS monitoring record exists only for esketamine sessions.")
+    record = selectors.rems_record_for(session=session)
+    return render(request, "sessions/rems.html",
+                  {"record": record, "session": session, "patient": session.patient,
+                   "form": form or RemsSubmitForm(),
+                   "can_submit": _can(request, "treatment_sessions.change_monitoring")},
+                  status=status)
+
+
+@requires(*REMS_VIEW)
+def rems_record(request, pk: int):
+    return _rems_page(request, selectors.session_get(session_id=pk))
+
+
+@requires(*REMS_VIEW, "treatment_sessions.change_monitoring")
+@require_POST
+def rems_submit(request, pk: int):
+    session = selectors.session_get(session_id=pk)
+    form = RemsSubmitForm(request.POST)
+    if form.is_valid():
+        monitoring = session.step_record("monitoring")
+        if monitoring is None:
+            form.add_error(None, "Monitoring is not closed yet: there is no record to submit.")
+        else:
+            try:
+                services.monitoring_rems_submit(monitoring=monitoring,
+                                                submitted_on=form.cleaned_data["submitted_on"])
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, "REMS monitoring record marked as submitted.")
+                return redirect("rems_record", pk=pk)
+    return _rems_page(request, selectors.session_get(session_id=pk), form=form, status=400)

@@ -1,0 +1,231 @@
+"""Patient search, the patient history and its CSV export, as staff see them."""
+
+import csv
+import io
+import json
+import re
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from patients.models import Condition, Medication
+from tests.factories import (
+    CourseFactory,
+    PatientFactory,
+    SessionFactory,
+    UserFactory,
+)
+from tests.pages import bulk_history, complete_session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def frontdesk(db):
+    return UserFactory(username="desk1", role="Front desk")
+
+
+# --- search --------------------------------------------------------------------------------
+
+def test_search_finds_patients_by_name_mrn_and_date_of_birth(client, nurse):
+    ada = PatientFactory(first_name="Ada", last_name="Quill", date_of_birth=date(1984, 3, 14))
+    PatientFactory(first_name="Bram", last_name="Oakley", date_of_birth=date(1971, 11, 2))
+    client.force_login(nurse)
+    url = reverse("patient_search")
+    for query in ("quill", "Ada Quill", ada.mrn.lower(), "1984-03-14", "03/14/1984"):
+        page = client.get(url, {"q": query}).content.decode()
+        assert "Quill, Ada" in page, query
+        assert "Oakley" not in page, query
+    assert "No patient matches." in client.get(url, {"q": "nobody"}).content.decode()
+
+
+def test_search_filters_by_risk_flag_and_active_course(client, nurse):
+    panic = PatientFactory(last_name="Panicky")
+    Condition.objects.create(patient=panic, kind="panic_disorder")
+    opioid = PatientFactory(last_name="Opioid")
+    Medication.objects.create(patient=opioid, name="Tramadol", drug_class="opioid")
+    CourseFactory(patient=opioid)
+    client.force_login(nurse)
+    url = reverse("patient_search")
+
+    panic_page = client.get(url, {"risk": "panic"}).content.decode()
+    assert "Panicky" in panic_page and "Opioid," not in panic_page
+    assert "Panic risk" in panic_page
+    interaction_page = client.get(url, {"risk": "interaction"}).content.decode()
+    assert "Opioid," in interaction_page and "Panicky" not in interaction_page
+    active = client.get(url, {"active_course": "on"}).content.decode()
+    assert "Opioid," in active and "Panicky" not in active
+
+
+def test_search_is_paginated_and_keeps_the_filters(client, nurse, settings):
+    settings.PATIENT_SEARCH_PAGE_SIZE = 2
+    for n in range(5):
+        PatientFactory(first_name=f"Zed{n}", last_name=f"Paged{n}")
+    client.force_login(nurse)
+    first = client.get(reverse("patient_search"), {"q": "Paged"}).content.decode()
+    assert "Page 1 of 3" in first and "Paged0" in first and "Paged2" not in first
+    assert "q=Paged&amp;page=2" in first
+    third = client.get(reverse("patient_search"), {"q": "Paged", "page": 3}).content.decode()
+    assert "Paged4" in third and "Paged0" not in third
+
+
+def test_search_refuses_an_unknown_risk_filter_with_a_form_error(client, nurse):
+    client.force_login(nurse)
+    response = client.get(reverse("patient_search"), {"risk": "bogus"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_front_desk_can_search_but_not_open_the_clinical_history(client, frontdesk):
+    patient = PatientFactory(last_name="Deskview")
+    client.force_login(frontdesk)
+    page = client.get(reverse("patient_search")).content.decode()
+    assert "Deskview" in page
+    assert reverse("patient_history", args=[patient.pk]) not in page
+    assert client.get(reverse("patient_history", args=[patient.pk])).status_code == 403
+    assert client.get(reverse("patient_sessions_csv", args=[patient.pk])).status_code == 403
+
+
+# --- history -------------------------------------------------------------------------------
+
+def test_history_shows_header_flags_findings_and_every_session_step(client, clinician, nurse,
+                                                                     session, advance):
+    patient = session.patient
+    patient.date_of_birth = date(1980, 1, 1)
+    patient.save()
+    Condition.objects.create(patient=patient, kind="anxiety")
+    Condition.objects.create(patient=patient, kind="hypertension")
+    Medication.objects.create(patient=patient, name="Lorazepam", drug_class="benzodiazepine")
+    complete_session(session, advance=advance, nurse=nurse)
+    client.force_login(clinician)
+
+    page = client.get(reverse("patient_history", args=[patient.pk])).content.decode()
+
+    assert "years · born 1980-01-01" in page
+    for flag in ("Panic risk", "Cardiovascular risk", "Interaction risk"):
+        assert flag in page
+    assert "Lorazepam (Benzodiazepine)" in page
+    assert "Lorazepam (Benzodiazepine) interacts with ketamine" in page  # current findings
+    assert "40.00 mg (0.50 mg/kg)" in page
+    assert "Nausea" in page and "Moderate" in page and "medication given" in page
+    assert "BP baseline 126/82, peak 150/82" in page
+    assert page.count("step-done") == 5
+
+
+def test_history_chart_data_is_json_and_every_script_is_a_static_file(client, clinician, nurse,
+                                                                       session, advance):
+    complete_session(session, advance=advance, nurse=nurse)
+    client.force_login(clinician)
+    page = client.get(reverse("patient_history", args=[session.patient.pk])).content.decode()
+
+    data = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page)
+    assert data, "chart data must be embedded with json_script"
+    assert '"phq9": [8]' in data.group(1) and '"peak_systolic": [150]' in data.group(1)
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts
+    for attributes in scripts:
+        assert "src=" in attributes or 'type="application/json"' in attributes, attributes
+    assert " on" not in " ".join(re.findall(r"<[^>]+ on[a-z]+=", page))  # no inline handlers
+    assert "/static/vendor/chartjs-4.5.1/chart.umd.min.js" in page
+
+
+def data_points(page: str) -> int:
+    chart = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page)
+    return len(json.loads(chart.group(1))["labels"])
+
+
+def history_queries(client, patient) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("patient_history", args=[patient.pk]))
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(client, clinician):
+    client.force_login(clinician)
+    counts = {}
+    for count in (1, 50, 500):
+        course = CourseFactory(responsible_clinician=clinician)
+        bulk_history(course=course, user=clinician, count=count)
+        queries, page = history_queries(client, course.patient)
+        assert f"newest first, {count}</small>" in page
+        assert page.count("LOT-") == min(count, 50)  # the first page of the timeline
+        assert page.count('"cadss": [') == 1 and data_points(page) == count  # charts: all
+        counts[count] = queries
+    assert counts[1] == counts[50] == counts[500], counts
+    # Request plumbing (savepoint + release of ATOMIC_REQUESTS, session, user, user and group
+    # permissions) is 6; the history itself is 9: patient, conditions, medications, courses,
+    # sessions with their five steps, vitals, side effects, follow-ups, reminders.
+    assert counts[1] <= 15, counts
+
+
+def test_history_timeline_pages_through_older_sessions(client, clinician, settings):
+    settings.HISTORY_TIMELINE_PAGE_SIZE = 2
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=5)
+    client.force_login(clinician)
+    url = reverse("patient_history", args=[course.patient.pk])
+    first = client.get(url).content.decode()
+    assert "Sessions 1–2 of 5" in first and "Older sessions" in first
+    assert "lot LOT-0." in first and "lot LOT-1." in first and "lot LOT-2." not in first
+    last = client.get(url, {"page": 3}).content.decode()
+    assert "Sessions 5–5 of 5" in last and "Newer sessions" in last
+    assert "lot LOT-4." in last and "lot LOT-0." not in last
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+def test_csv_exports_sessions_and_side_effects(client, clinician, nurse, session, advance):
+    complete_session(session, advance=advance, nurse=nurse)
+    client.force_login(clinician)
+    response = client.get(reverse("patient_sessions_csv", args=[session.patient.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert f'{session.patient.mrn}-sessions.csv' in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 1
+    assert rows[0]["dose_mg"] == "40.00" and rows[0]["dose_mg_per_kg"] == "0.50"
+    assert rows[0]["observation_minutes"] == "130" and rows[0]["peak_bp"] == "150/82"
+
+    effects = client.get(reverse("patient_side_effects_csv", args=[session.patient.pk]))
+    rows = list(csv.DictReader(io.StringIO(effects.content.decode())))
+    assert [(r["symptom"], r["severity"], r["intervention"]) for r in rows] == [
+        ("Nausea", "Moderate", "Medication given")]
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(client, clinician, nurse, session, advance):
+    complete_session(session, advance=advance, nurse=nurse)
+    observation = session.side_effects.get()
+    observation.notes = "=HYPERLINK(\"http://example.test\")"
+    observation.save()
+    client.force_login(clinician)
+    content = client.get(reverse("patient_side_effects_csv",
+                                 args=[session.patient.pk])).content.decode()
+    assert "'=HYPERLINK" in content
+
+
+# --- access --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["patient_search", "patient_history", "patient_sessions_csv",
+                                  "patient_side_effects_csv"])
+def test_patient_pages_send_anonymous_users_to_login(client, name):
+    patient = PatientFactory()
+    url = reverse(name) if name == "patient_search" else reverse(name, args=[patient.pk])
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_unknown_patient_is_404(client, clinician):
+    client.force_login(clinician)
+    assert client.get(reverse("patient_history", args=[999999])).status_code == 404
+
+
+def test_a_session_of_another_patient_is_not_in_the_history(client, clinician):
+    mine, other = SessionFactory(), SessionFactory()
+    client.force_login(clinician)
+    page = client.get(reverse("patient_history", args=[mine.patient.pk])).content.decode()
+    assert reverse("session_detail", args=[mine.pk]) in page
+    assert reverse("session_detail", args=[other.pk]) not in page
