@@ -170,3 +170,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Reminders (issue 3: transactional outbox + Celery beat) ---------------------------------
+# Clinic policy for reminder emails; every key and its default is in sessions/reminders.py
+# (ReminderSettings): offsets, neutral sender name, preparation text, lease, retries.
+CLINIC_REMINDERS = env.json("CLINIC_REMINDERS", default={})
+CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
+    "task": "sessions.reminder_dispatch_due",
+    "schedule": 60.0,
+    "options": {"expires": 55},  # a tick that waited a minute is superseded by the next one
+}
