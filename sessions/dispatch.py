@@ -22,6 +22,7 @@ from random import uniform
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from sessions.models import Reminder, TreatmentSession
 from sessions.reminder_emails import UndeliverableError, message_id, reminder_email
@@ -93,7 +94,7 @@ def _enqueue(ids: list[int]) -> tuple[int, int]:
         try:
             reminder_send_task.apply_async(args=[pk], retry=False)
             enqueued += 1
-        except Exception as error:  # the broker is down: release the rest for a later run
+        except (OperationalError, OSError) as error:  # broker down: release the rest
             logger.warning("Broker unavailable, releasing %d claimed reminders: %s",
                            len(ids) - position, error)
             failed = ids[position:]

@@ -22,3 +22,15 @@ def smtp_server(settings):
 def fast_retries(settings):
     settings.CLINIC_REMINDERS = {"retry_backoff_seconds": 0.01, "retry_backoff_max_seconds": 0.05,
                                  "max_attempts": 4}
+
+
+@pytest.fixture
+def eager_celery():
+    """Send tasks run in-process when published (the broker path is covered by
+    tests/integration with a real worker over Redis)."""
+    from clinic.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
