@@ -177,6 +177,7 @@ LOGGING = {
 CLINIC_REMINDERS = env.json("CLINIC_REMINDERS", default={})
 CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "task": "sessions.reminder_dispatch_due",
-    "schedule": 60.0,
+    # Every minute; tests shorten it to watch a real beat process dispatch.
+    "schedule": env.float("REMINDERS_DISPATCH_INTERVAL", default=60.0),
     "options": {"expires": 55},  # a tick that waited a minute is superseded by the next one
 }
