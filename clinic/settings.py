@@ -121,7 +121,8 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Email ----------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+# Four slashes: django-environ drops the first slash of the path (three gave a relative path).
+vars().update(env.email_url("EMAIL_URL", default=f"filemail:///{VAR_DIR / 'mail'}"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # A neutral sender: at a ketamine clinic the clinic's own name can disclose care.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Appointments <appointments@localhost>")
@@ -137,6 +138,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # default is ./control in the cwd
+        # The default 1 s poll delivered about one message per second per worker process.
+        "polling_interval": 0.1,
         "store_processed": False,
     }
 else:
