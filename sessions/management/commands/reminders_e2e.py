@@ -8,6 +8,7 @@ email never arrived). Run it against a throw-away database: it leaves its synthe
 """
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -46,6 +47,8 @@ class Command(BaseCommand):
                                "database.")
         from tests.support.smtp import FaultyHandler, SMTPServer
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: one line per command
+
         run = uuid.uuid4().hex[:8]
         with SMTPServer(FaultyHandler()) as smtp:
             ids = self.create_rows(run, count)
@@ -66,9 +69,13 @@ class Command(BaseCommand):
                 time.sleep(2)  # let any late duplicate arrive before counting
             finally:
                 for proc in procs:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.terminate()  # warm shutdown of the main process
                 for proc in procs:
-                    proc.wait(30)
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait(10)
             expected = set(Reminder.objects.filter(pk__in=ids).values_list("message_id",
                                                                             flat=True))
             received = Counter(m for m in smtp.handler.message_ids() if m in expected)
