@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.utils import timezone
 
@@ -68,7 +69,18 @@ class ReminderSettings:
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"Unknown CLINIC_REMINDERS keys: {', '.join(sorted(unknown))}")
-        return cls(**overrides)
+        config = cls(**overrides)
+        config.check(email_timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 0)
+        return config
+
+    def check(self, *, email_timeout: float) -> None:
+        """A retry must come back before the lease ends, or a dispatcher would reclaim the row
+        while its retry is still queued and the reminder could go out twice."""
+        if self.retry_backoff_max_seconds + email_timeout >= self.lease_seconds:
+            raise ImproperlyConfigured(
+                "CLINIC_REMINDERS: retry_backoff_max_seconds plus EMAIL_TIMEOUT must be below "
+                f"lease_seconds ({self.retry_backoff_max_seconds} + {email_timeout} >= "
+                f"{self.lease_seconds}).")
 
     @property
     def follow_up_time(self) -> time:

@@ -238,3 +238,18 @@ def test_reminder_to_a_clinician_without_email_fails_visibly(session, advance, c
     alert = Reminder.objects.get(kind="clinician_alert")
     assert alert.status == Reminder.Status.FAILED
     assert "No email address" in alert.last_error
+
+
+def test_dispatch_reminders_command_runs_the_dispatcher_once(
+        upcoming, smtp_server, eager_celery, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):  # the test runs in a transaction
+        call_command("dispatch_reminders", stdout=out)
+    assert out.getvalue().startswith("claimed 1,")
+    upcoming.refresh_from_db()
+    assert upcoming.status == Reminder.Status.SENT
+    assert len(smtp_server.handler.received) == 1

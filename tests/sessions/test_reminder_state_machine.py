@@ -97,5 +97,5 @@ def test_no_email_after_cancel_or_opt_out_and_never_twice(
             assert all(n == 1 for n in counts.values()), "a reminder was emailed twice"
 
     run_state_machine_as_test(ReminderLifecycle, settings=settings(
-        max_examples=25, stateful_step_count=12, deadline=None,
+        max_examples=15, stateful_step_count=10, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))

@@ -5,6 +5,7 @@ cannot receive email — except clinician safety alerts, which always go out."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -245,3 +246,27 @@ def test_upcoming_reminder_is_0900_local_the_day_before_across_dst(
     local = reminder.due_at.astimezone(zone)
     assert (local.hour, local.minute) == (9, 0)
     assert local.date() == appointment_local.date() - timedelta(days=1)
+
+
+def test_retry_backoff_stays_inside_the_lease_and_the_broker_visibility_timeout(settings):
+    config = reminders.ReminderSettings.from_settings()
+    worst_attempt = config.retry_backoff_max_seconds + settings.EMAIL_TIMEOUT
+    assert worst_attempt < config.lease_seconds
+    if "visibility_timeout" in settings.CELERY_BROKER_TRANSPORT_OPTIONS:
+        assert config.lease_seconds < settings.CELERY_BROKER_TRANSPORT_OPTIONS[
+            "visibility_timeout"]
+    settings.CLINIC_REMINDERS = {"lease_seconds": 60, "retry_backoff_max_seconds": 120}
+    with pytest.raises(ImproperlyConfigured, match="below lease_seconds"):
+        reminders.ReminderSettings.from_settings()
+
+
+def test_severe_withdrawal_symptom_at_a_follow_up_alerts_the_course_clinician(
+        clinician, nurse):
+    course = CourseFactory(responsible_clinician=clinician)
+    services.course_end(course=course)
+    follow_up = FollowUp.objects.filter(course=course).first()
+    services.side_effect_record(follow_up=follow_up, recorded_by=nurse,
+                                symptom=symptom("Insomnia", "withdrawal_sleep"),
+                                severity="severe", onset_at=timezone.now())
+    alert = Reminder.objects.get(kind=Reminder.Kind.CLINICIAN_ALERT)
+    assert alert.recipient_user == clinician and alert.patient == course.patient
