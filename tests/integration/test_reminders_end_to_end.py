@@ -99,10 +99,13 @@ def test_redis_outage_loses_nothing_and_reminders_go_out_when_it_returns(smtp, l
 
 def test_worker_killed_mid_batch_every_reminder_sent_none_stuck(broker_url, smtp, logs,
                                                                 settings):
-    lease = 3
-    settings.CLINIC_REMINDERS = {"lease_seconds": lease}
-    env = child_env(broker_url=broker_url, smtp_port=smtp.port,
-                    reminders={"lease_seconds": lease})
+    # A short lease so the test need not wait ten minutes for the dead worker's row; retries
+    # (none expected here) must still fit inside it.
+    short_lease = {"lease_seconds": 3, "retry_backoff_seconds": 0.1,
+                   "retry_backoff_max_seconds": 0.5}
+    settings.CLINIC_REMINDERS = short_lease
+    settings.EMAIL_TIMEOUT = 2
+    env = child_env(broker_url=broker_url, smtp_port=smtp.port, reminders=short_lease)
     smtp.handler.delay_seconds = 0.1  # slow enough that the kill lands mid-batch
     due = schedule_sessions(40)
     first = start_worker(env, logs / "worker-1.log", name="doomed")

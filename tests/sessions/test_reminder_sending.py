@@ -190,7 +190,7 @@ def test_dispatching_twice_claims_each_row_once(upcoming, smtp_server, eager_cel
 
 def test_row_stuck_in_sending_past_the_lease_is_reclaimed_and_sent(
         upcoming, smtp_server, dispatch, settings):
-    settings.CLINIC_REMINDERS = {"lease_seconds": 60}
+    settings.CLINIC_REMINDERS = {"lease_seconds": 60, "retry_backoff_max_seconds": 30}
     # A worker claimed it and died: status sending, attempt started, nobody finishing it.
     Reminder.objects.filter(pk=upcoming.pk).update(
         status="sending", attempts=1, claimed_at=timezone.now() - timedelta(seconds=30),
@@ -207,7 +207,8 @@ def test_row_stuck_in_sending_past_the_lease_is_reclaimed_and_sent(
 
 def test_row_whose_workers_keep_dying_is_failed_after_the_attempt_budget(
         upcoming, smtp_server, dispatch, settings):
-    settings.CLINIC_REMINDERS = {"lease_seconds": 60, "max_attempts": 3}
+    settings.CLINIC_REMINDERS = {"lease_seconds": 60, "max_attempts": 3,
+                                 "retry_backoff_max_seconds": 30}
     long_ago = timezone.now() - timedelta(minutes=5)
     Reminder.objects.filter(pk=upcoming.pk).update(
         status="sending", attempts=3, claimed_at=long_ago, attempt_started_at=long_ago)
