@@ -35,7 +35,7 @@ lint: install
 
 ## make test: lint, the whole suite on the embedded default, then again on PostgreSQL + Redis
 test: lint
-	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) -m pytest
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) -m pytest -m "not integration"
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m clinic.services_check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest

@@ -121,7 +121,8 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Email ----------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+# Four slashes: django-environ drops the first slash of the path (three gave a relative path).
+vars().update(env.email_url("EMAIL_URL", default=f"filemail:///{VAR_DIR / 'mail'}"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # A neutral sender: at a ketamine clinic the clinic's own name can disclose care.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Appointments <appointments@localhost>")
@@ -137,6 +138,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # default is ./control in the cwd
+        # The default 1 s poll delivered about one message per second per worker process.
+        "polling_interval": 0.1,
         "store_processed": False,
     }
 else:
@@ -189,3 +193,14 @@ STORAGES = {
 PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
 # Sessions per page of a patient's history timeline (the charts always show every session).
 HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=50)
+
+# --- Reminders (issue 3: transactional outbox + Celery beat) ---------------------------------
+# Clinic policy for reminder emails; every key and its default is in sessions/reminders.py
+# (ReminderSettings): offsets, neutral sender name, preparation text, lease, retries.
+CLINIC_REMINDERS = env.json("CLINIC_REMINDERS", default={})
+CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
+    "task": "sessions.reminder_dispatch_due",
+    # Every minute; tests shorten it to watch a real beat process dispatch.
+    "schedule": env.float("REMINDERS_DISPATCH_INTERVAL", default=60.0),
+    "options": {"expires": 55},  # a tick that waited a minute is superseded by the next one
+}

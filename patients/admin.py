@@ -7,6 +7,7 @@ from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
 from sessions.errors import WorkflowError
+from sessions.models import Reminder
 
 DATE_SEARCH_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y")
 
@@ -27,6 +28,24 @@ class ConditionInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False  # untick "active" instead: history stays on record
+
+
+class PatientReminderInline(admin.TabularInline):
+    """The patient's reminders, read-only: actions are on the reminder list."""
+
+    model = Reminder
+    fk_name = "patient"
+    fields = ("kind", "due_at", "status", "attempts", "sent_at", "last_error", "session")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("-due_at",)
+    verbose_name_plural = "reminders"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class MedicationInline(admin.TabularInline):
@@ -54,7 +73,7 @@ class PatientAdmin(admin.ModelAdmin):
                                 ("emergency_contact_name", "emergency_contact_phone"))}),
         ("Record", {"fields": ("is_archived", "archived_at", "created_at", "updated_at")}),
     )
-    inlines = [ConditionInline, MedicationInline]
+    inlines = [ConditionInline, MedicationInline, PatientReminderInline]
     actions = ["archive_patients"]
 
     def get_queryset(self, request):
@@ -80,6 +99,11 @@ class PatientAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # archive instead
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "reminders_opt_in" in form.changed_data and not obj.reminders_opt_in:
+            services.patient_reminders_opt_out(patient=obj)
 
     @admin.action(description="Archive selected patients", permissions=["change"])
     def archive_patients(self, request, queryset):

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Patient
+from sessions import reminders
 from sessions.errors import WorkflowError
 from sessions.models import TreatmentSession
 
@@ -17,4 +18,17 @@ def patient_archive(*, patient: Patient) -> Patient:
     patient.is_archived = True
     patient.archived_at = timezone.now()
     patient.save(update_fields=["is_archived", "archived_at", "updated_at"])
+    reminders.patient_reminders_cancel(patient=patient, reason="Patient archived.")
+    return patient
+
+
+@transaction.atomic
+def patient_reminders_opt_out(*, patient: Patient) -> Patient:
+    """The patient asked for no more reminders: only their opt-in changes, and their pending
+    reminder emails are cancelled in the same transaction. Idempotent."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.reminders_opt_in:
+        patient.reminders_opt_in = False
+        patient.save(update_fields=["reminders_opt_in", "updated_at"])
+    reminders.patient_reminders_cancel(patient=patient, reason="Patient opted out.")
     return patient

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from sessions import services
+from sessions import dispatch, reminders, services
 from sessions.admin_services import (
     ServiceInline,
     ServiceSavingAdmin,
@@ -563,6 +563,28 @@ class ReminderAdmin(NoDeleteMixin, admin.ModelAdmin):
     date_hierarchy = "due_at"
     search_fields = ("patient__last_name", "patient__mrn", "cause")
     readonly_fields = [f.name for f in Reminder._meta.fields]
+    actions = ["cancel_reminders", "retry_failed_reminders", "send_reminders_now"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Cancel selected reminders (pending or sending)",
+                  permissions=["change"])
+    def cancel_reminders(self, request, queryset):
+        count = reminders.reminders_cancel(queryset=queryset)
+        self.message_user(request, f"{count} reminder(s) cancelled; others were already "
+                          "sent, failed or cancelled.", messages.SUCCESS)
+
+    @admin.action(description="Retry selected failed reminders", permissions=["change"])
+    def retry_failed_reminders(self, request, queryset):
+        count = reminders.reminders_retry_failed(queryset=queryset)
+        self.message_user(request, f"{count} failed reminder(s) will be sent again within a "
+                          "minute.", messages.SUCCESS)
+
+    @admin.action(description="Send selected reminders now (pending or failed)",
+                  permissions=["change"])
+    def send_reminders_now(self, request, queryset):
+        ids = reminders.reminders_make_due_now(queryset=queryset)
+        result = dispatch.reminder_dispatch_due(only_ids=ids)
+        self.message_user(request, f"{len(result.claimed)} reminder(s) queued for sending now.",
+                          messages.SUCCESS)

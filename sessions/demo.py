@@ -16,6 +16,7 @@ from django.utils import timezone
 from patients.models import Condition, Medication, Patient
 from sessions import services
 from sessions.models import SideEffectObservation, SymptomType, TreatmentCourse, VitalSign
+from sessions.reminders import ReminderSettings
 
 DEMO_EMAIL_DOMAIN = "example.test"
 
@@ -146,6 +147,7 @@ def seed_demo() -> dict[str, int]:
     nurse = User.objects.get(username="nurse")
     clinician = User.objects.get(username="clinician")
     today = timezone.localdate()
+    reminder_lead_hours = ReminderSettings.from_settings().upcoming_session_hours_before
     created = 0
     for index, (first, last, born, sex, zone, conditions, medications) in enumerate(DEMO_PATIENTS):
         email = f"{first.lower()}.{last.lower()}@{DEMO_EMAIL_DOMAIN}"
@@ -180,4 +182,12 @@ def seed_demo() -> dict[str, int]:
             services.session_start(session=todays)
         services.session_schedule(patient=patient, course=course, clinician=clinician,
                                   scheduled_at=_at(today + timedelta(days=7), 9 + index))
+        if index < 3:
+            # Booked just over a day ahead, so their upcoming-session reminders fall due within
+            # the first minutes of `make run` and emails appear in var/mail/.
+            services.session_schedule(
+                patient=patient, course=course, clinician=clinician,
+                scheduled_at=timezone.now() + timedelta(hours=reminder_lead_hours,
+                                                        seconds=20 + 90 * index),
+            )
     return {"patients_created": created, "patients_total": Patient.objects.count()}

@@ -721,6 +721,11 @@ class Reminder(models.Model):
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True,
                                       help_text="When a dispatcher claimed it (its lease).")
+    attempt_started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a worker began the current send attempt; a second copy of the task "
+                  "finds it set and stands down.",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Patient
-from sessions import safety
+from sessions import reminders, safety
 from sessions.errors import WorkflowError
 from sessions.models import (
     STEP_CODES,
@@ -119,6 +119,7 @@ def session_schedule(*, patient: Patient, course: TreatmentCourse, clinician,
                                scheduled_at=scheduled_at)
     session.full_clean()
     session.save()
+    reminders.session_reminders_schedule(session=session)
     return session
 
 
@@ -129,6 +130,7 @@ def session_reschedule(*, session: TreatmentSession, scheduled_at: datetime) -> 
         raise WorkflowError("Only a session that has not started can be rescheduled.")
     session.scheduled_at = scheduled_at
     session.save(update_fields=["scheduled_at", "updated_at"])
+    reminders.session_reminders_move(session=session)
     return session
 
 
@@ -163,6 +165,7 @@ def session_cancel(*, session: TreatmentSession, reason: str,
     session.cancelled_at = timezone.now()
     session.cancellation_reason = reason.strip()
     session.save(update_fields=["status", "cancelled_at", "cancellation_reason", "updated_at"])
+    reminders.session_reminders_cancel(session=session)
     return session
 
 
@@ -172,8 +175,10 @@ def session_cancel(*, session: TreatmentSession, reason: str,
 def consultation_record(*, session: TreatmentSession, recorded_by, **fields) -> Consultation:
     session = _lock(session)
     step_check(session=session, step="consultation")
-    return _save_step(session=session, step="consultation", model=Consultation,
-                      recorded_by=recorded_by, fields=fields)
+    consultation = _save_step(session=session, step="consultation", model=Consultation,
+                              recorded_by=recorded_by, fields=fields)
+    reminders.self_harm_alert_schedule(consultation=consultation)
+    return consultation
 
 
 def evaluation_findings_for(*, session: TreatmentSession, vitals: safety.Vitals,
@@ -330,6 +335,7 @@ def session_complete(*, session: TreatmentSession) -> TreatmentSession:
     session.status = TreatmentSession.Status.COMPLETED
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "completed_at", "updated_at"])
+    reminders.session_completed_reminders_schedule(session=session)
     return session
 
 
@@ -384,6 +390,7 @@ def side_effect_record(*, recorded_by, symptom, severity: str, onset_at: datetim
     )
     observation.full_clean()
     observation.save()
+    reminders.side_effect_alert_schedule(observation=observation)
     return observation
 
 
@@ -400,6 +407,7 @@ def side_effect_update(*, observation: SideEffectObservation, **fields) -> SideE
         setattr(observation, name, value)
     observation.full_clean()
     observation.save()
+    reminders.side_effect_alert_schedule(observation=observation)
     return observation
 
 
@@ -432,6 +440,7 @@ def course_end(*, course: TreatmentCourse, stopped_early: bool = False,
     course.ended_on = ended_on or timezone.localdate()
     course.full_clean()
     course.save()
+    reminders.course_follow_ups_schedule(course=course)
     return course
 
 

@@ -1,0 +1,105 @@
+"""Patient emails reveal no treatment, and every part of them is what the patient needs:
+local time, preparation, calendar file, a working opt-out link."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from sessions import ics, reminders, services
+from sessions.models import FollowUp, Reminder
+from sessions.reminder_emails import format_local, reminder_email
+from tests.factories import CourseFactory, PatientFactory, SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+# Words that disclose the kind of care. Checked in subject, sender, both bodies and the .ics.
+BANNED_WORDS = (
+    "ketamine", "esketamine", "spravato", "treatment", "infusion", "dose", "dosing", "drug",
+    "medication", "medicine", "depression", "depressive", "anxiety", "panic", "ptsd", "trauma",
+    "psychiatr", "psycholog", "mental", "therapy", "therapeutic", "withdrawal", "symptom",
+    "side effect", "dissociat", "sedat", "suicid", "self-harm", "diagnos", "prescri", "nasal",
+    "spray", "injection", "mood", "phq", "gad-7", "rems", "clinic",
+)
+EMAIL_TEMPLATES = Path(django_settings.BASE_DIR) / "templates" / "emails"
+
+
+def patient_reminders(clinician) -> list[Reminder]:
+    patient = PatientFactory(first_name="Jordan", time_zone="America/Chicago")
+    course = CourseFactory(patient=patient, responsible_clinician=clinician, drug="esketamine",
+                           indication="mdd_si")
+    session = services.session_schedule(patient=patient, course=course, clinician=clinician,
+                                        scheduled_at=timezone.now() + timedelta(days=2))
+    upcoming = Reminder.objects.get(session=session)
+    check_in = Reminder.objects.create(kind=Reminder.Kind.POST_SESSION_CHECKIN,
+                                       cause=f"session:{session.pk}", patient=patient,
+                                       session=session, due_at=timezone.now())
+    follow_up = FollowUp.objects.create(patient=patient, course=course, kind="course_7d",
+                                        due_on=timezone.localdate() + timedelta(days=7))
+    follow = Reminder.objects.create(kind=Reminder.Kind.FOLLOW_UP_CHECK, cause="course:x:7d",
+                                     patient=patient, course=course, follow_up=follow_up,
+                                     due_at=timezone.now())
+    return [upcoming, check_in, follow]
+
+
+def everything_the_patient_sees(email) -> str:
+    parts = [email.subject, email.from_email, email.body]
+    parts += [content for content, _ in email.alternatives]
+    parts += [attachment[1] for attachment in email.attachments]
+    return "\n".join(str(part) for part in parts).lower()
+
+
+def test_every_patient_template_is_free_of_treatment_words(clinician, settings):
+    rendered = patient_reminders(clinician)
+    assert {r.kind for r in rendered} == set(reminders.PATIENT_KINDS)
+    used = {f"{kind}.{ext}" for kind in ("upcoming_session", "post_session_checkin",
+                                         "follow_up_check") for ext in ("txt", "html")}
+    on_disk = {p.name for p in EMAIL_TEMPLATES.iterdir()
+               if not p.name.startswith(("_", "clinician_"))}
+    assert on_disk == used, "a new patient template must be added to this test"
+    for reminder in rendered:
+        seen = everything_the_patient_sees(reminder_email(reminder))
+        for word in BANNED_WORDS:
+            assert word not in seen, f"{reminder.kind} email contains “{word}”"
+
+
+def test_banned_word_check_catches_a_disclosing_sender(clinician, settings):
+    settings.CLINIC_REMINDERS = {"sender_name": "Ketamine Wellness Clinic"}
+    seen = everything_the_patient_sees(reminder_email(patient_reminders(clinician)[0]))
+    assert "ketamine" in seen
+
+
+def test_appointment_time_is_shown_in_the_patients_zone_across_dst():
+    zone = reminders.ZoneInfo("America/New_York")
+    before = datetime(2027, 3, 13, 14, tzinfo=UTC)  # 09:00 EST
+    after = datetime(2027, 3, 15, 13, tzinfo=UTC)  # 09:00 EDT
+    assert format_local(before, zone) == "Saturday 13 March 2027 at 9:00 AM (EST)"
+    assert format_local(after, zone) == "Monday 15 March 2027 at 9:00 AM (EDT)"
+
+
+def test_ics_is_rfc5545_shaped():
+    text = ics.event(uid="a-1@example.test", start=datetime(2027, 3, 15, 13, tzinfo=UTC),
+                     end=datetime(2027, 3, 15, 16, tzinfo=UTC), summary="Appointment",
+                     description="Bring a friend; arrive early, please. " * 5,
+                     location="12 Main St, Suite 4", stamp=datetime(2027, 3, 1, tzinfo=UTC))
+    assert text.startswith("BEGIN:VCALENDAR\r\n") and text.endswith("END:VCALENDAR\r\n")
+    assert "DTSTART:20270315T130000Z\r\n" in text
+    assert "LOCATION:12 Main St\\, Suite 4\r\n" in text
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    unfolded = text.replace("\r\n ", "")
+    assert "Bring a friend\\; arrive early\\, please." in unfolded
+    assert not re.search(r"(?<!\r)\n", text)
+
+
+def test_clinician_alert_carries_no_patient_name(clinician):
+    session = SessionFactory(course__responsible_clinician=clinician)
+    alert = Reminder.objects.create(kind="clinician_alert", cause="consultation:1",
+                                    patient=session.patient, session=session,
+                                    recipient_user=clinician, due_at=timezone.now())
+    email = reminder_email(alert)
+    assert email.to == [clinician.email]
+    assert session.patient.first_name not in everything_the_patient_sees(email).title()
+    assert session.patient.mrn in email.subject
