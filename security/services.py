@@ -42,6 +42,13 @@ def totp_config_url(device: TOTPDevice) -> str:
     return device.config_url  # otpauth://totp/...; issuer from OTP_TOTP_ISSUER
 
 
+def totp_qr_data_uri(device: TOTPDevice) -> str:
+    """The otpauth URI as an SVG QR code in a data: URI (CSP allows data: images only)."""
+    import segno
+
+    return segno.make(device.config_url, error="m").svg_data_uri(scale=4)
+
+
 def totp_token_now(device: TOTPDevice) -> str:
     """The current code of a device, as an authenticator app would show it (tests, demo)."""
     code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)

@@ -4,7 +4,7 @@ codes. Thin: the services decide."""
 from base64 import b32encode
 
 from django.contrib import admin, messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -14,6 +14,21 @@ from django_otp import login as otp_login
 
 from security import services
 from security.forms import TokenForm
+from security.middleware import login_url
+
+
+def login_required(view):
+    """Like Django's, but to the login page that exists (the admin's until the clinician
+    pages provide LOGIN_URL)."""
+
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url(request))
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
 
 
 def _next_url(request) -> str:
@@ -65,6 +80,7 @@ def setup(request):
         request, form=form, title="Set up two-factor authentication",
         secret=b32encode(device.bin_key).decode(),
         config_url=services.totp_config_url(device),
+        qr_data_uri=services.totp_qr_data_uri(device),
     ))
 
 

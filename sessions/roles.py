@@ -29,15 +29,16 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.symptomtype": (VIEW,),
         "treatment_sessions.reminder": (VIEW,),
     },
-    # Users, catalogue, settings — and no patient records: least privilege (issue 5). Reads the
-    # access log (who viewed which record), resets a lost authenticator, lifts a lockout.
+    # Users, catalogue, settings — and no patient records: least privilege (issue 5). Reads
+    # the access log (who viewed which record) and lifts a login lockout. Not the TOTP
+    # devices: django-otp's admin shows any device's secret to whoever may view devices, so
+    # resetting a lost phone is for a superuser.
     "Clinic admin": {
         "auth.user": (VIEW, ADD, CHANGE),
         "auth.group": (VIEW,),
         "treatment_sessions.symptomtype": (VIEW, ADD, CHANGE),
         "treatment_sessions.reminder": (VIEW, CHANGE),
         "audit.patientaccess": (VIEW,),
-        "otp_totp.totpdevice": (VIEW, DELETE),
         "axes.accessattempt": (VIEW, DELETE),
     },
 }

@@ -1,5 +1,5 @@
 """Re-sync the role groups with sessions/roles.py after the issue-5 refinements: the clinic
-admin loses patient records and gains the access log, authenticator resets and lockout lifts."""
+admin loses patient records and gains the access log and lifting login lockouts."""
 
 from django.db import migrations
 
