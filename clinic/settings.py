@@ -186,7 +186,8 @@ INSTALLED_APPS += [
     "audit",
     "security",
 ]
-_auth_at = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+# After authentication and messages (the timeout tells the user why they were logged out).
+_auth_at = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1
 MIDDLEWARE[_auth_at:_auth_at] = [
     "django_otp.middleware.OTPMiddleware",
     "security.middleware.SessionTimeoutMiddleware",
