@@ -194,6 +194,8 @@ MIDDLEWARE[_auth_at:_auth_at] = [
     "security.middleware.TwoFactorRequiredMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "security.middleware.RejectNullCharactersMiddleware")
 MIDDLEWARE += [
     "csp.middleware.CSPMiddleware",
     "security.middleware.NoStoreMiddleware",

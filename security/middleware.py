@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control
 
@@ -120,3 +120,21 @@ class NoStoreMiddleware:
             patch_cache_control(response, no_store=True, no_cache=True, must_revalidate=True,
                                 private=True, max_age=0)
         return response
+
+
+class RejectNullCharactersMiddleware:
+    """A NUL character in a query or form parameter is refused with 400 before any view runs:
+    PostgreSQL cannot store or compare text containing NUL, so an admin search for "\\x00"
+    would otherwise be a 500 (forms already refuse it; lookups and searches do not)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for params in [request.GET] + ([request.POST] if request.method == "POST" else []):
+            for key, values in params.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    return HttpResponseBadRequest(
+                        "Request parameters may not contain NUL characters.",
+                        content_type="text/plain")
+        return self.get_response(request)
