@@ -7,4 +7,6 @@ class SecurityConfig(AppConfig):
 
     def ready(self):
         import clinic.checks  # noqa: F401  (registers the custom system checks)
-        from security import signals  # noqa: F401
+        from security import django_fixes, signals  # noqa: F401
+
+        django_fixes.apply()

@@ -10,8 +10,11 @@ from django.apps import apps
 from django.db import models
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audit.append_only import is_history_model
+from sessions.models import TreatmentSession
 from tests.admin_forms import form_data
 from tests.factories import UserFactory
 from tests.security.dataset import build_dataset
@@ -186,3 +189,77 @@ def test_filters_outside_a_roles_allow_list_are_refused():
     assert client.get(url).status_code == 200
     assert client.get(url, {"conditions__kind__exact": "psychosis"}).status_code == 400
     assert client.get(url, {"medications__drug_class__exact": "opioid"}).status_code == 400
+
+
+def test_unparsable_autocomplete_value_is_a_form_error_not_a_500(root_client, dataset):
+    session = dataset[TreatmentSession]
+    url = reverse("admin:treatment_sessions_treatmentsession_add")
+    data = form_data(root_client.get(url))
+    data.update(patient="' OR 1=1 --", course="abc", clinician=str(session.clinician_id))
+    response = root_client.post(url, data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
+# --- generated hostile POSTs ------------------------------------------------------------------
+
+NASTY = ["' OR 1=1 --", "<script>alert(1)</script>", "\x00", "9" * 400, "-1", "1e309", "NaN",
+         "Infinity", "-0", "2026-02-30", "31/31/2031", "25:61:61", "../../etc/passwd",
+         "${jndi:ldap://x/a}", "\u202egnp.exe", "🙂" * 80, "", " ", "0x10", "[]", "{}",
+         "1; DROP TABLE patients_patient", "%s%s%n", "\\", "\r\n\r\nX-Injected: 1",
+         "999999999999999999999", "2147483648", "-32769", "1.5", "on", "off", "None"]
+hostile_value = st.one_of(st.sampled_from(NASTY), st.text(max_size=60),
+                          st.integers().map(str))
+
+
+def _admin_forms(client, dataset) -> list[tuple[str, str, dict]]:
+    forms = []
+    for label, url, _ in concrete_requests(dataset):
+        if not label.startswith("admin:") or not label.endswith(("_add", "_change")):
+            continue
+        page = client.get(url)
+        if (page.status_code == 200 and "adminform" in page.context
+                and "inline_admin_formsets" in page.context):
+            forms.append((label, url, form_data(page)))
+    return forms
+
+
+@pytest.fixture
+def root_client(root):
+    client = Client()
+    client.force_login(root)
+    return client
+
+
+@pytest.fixture
+def admin_forms(root_client, dataset):
+    """Every admin add/change form, with the data a browser would submit (collected once; the
+    fixtures are shared by all of hypothesis' examples)."""
+    forms = _admin_forms(root_client, dataset)
+    assert len(forms) >= 15
+    return forms
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_hostile_posts_never_cause_a_5xx_nor_a_change_when_rejected(
+        data, admin_forms, root_client):
+    client, forms = root_client, admin_forms
+    label, url, valid = data.draw(st.sampled_from(forms), label="form")
+    post = dict(valid)
+    keys = sorted(post) or ["anything"]
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=6, unique=True),
+                         label="mutated fields"):
+        post[key] = data.draw(st.one_of(hostile_value, st.lists(hostile_value, max_size=3)))
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=2, unique=True),
+                         label="dropped fields"):
+        post.pop(key, None)
+    if data.draw(st.booleans(), label="extra field"):
+        post[data.draw(st.text(min_size=1, max_size=20))] = data.draw(hostile_value)
+
+    before = db_fingerprint()
+    response = client.post(url, post)
+    assert response.status_code < 500, f"{label}: {response.status_code}"
+    if response.status_code != 302:  # rejected: the form again with its errors, or a 400
+        assert db_fingerprint() == before, f"{label}: a rejected POST changed the database"
