@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.append_only import is_history_model
+from audit.models import PatientAccess
 from sessions.models import TreatmentSession
 from tests.admin_forms import form_data
 from tests.factories import UserFactory
@@ -109,7 +110,9 @@ def store_payloads() -> list[str]:
                 if payload:
                     updates[field.name] = payload
         first = model._default_manager.order_by("pk").first()
-        if updates and first is not None:  # the row the URL walk shows
+        if model is PatientAccess and first is not None:  # append-only: add a row instead
+            PatientAccess.objects.create(user=first.user, patient=first.patient, **updates)
+        elif updates and first is not None:  # the row the URL walk shows
             model._default_manager.filter(pk=first.pk).update(**updates)
             stored.append(f"{model._meta.label}: {', '.join(updates)}")
     return stored
