@@ -11,3 +11,6 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-never-used-outside-the
 from clinic.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The test client speaks plain HTTP; production keeps the redirect (check --deploy test).
+SECURE_SSL_REDIRECT = False

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("security/", include("security.urls")),  # second-factor pages
     path("reminders/", include("sessions.reminder_urls")),
     # Login, logout and password change; the URL name "login" is what LOGIN_URL points to.
     path("accounts/", include("django.contrib.auth.urls")),

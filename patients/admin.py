@@ -3,6 +3,8 @@ from datetime import datetime
 from django.contrib import admin, messages
 from django.db.models import Prefetch
 
+from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
+from audit.forms import VersionedModelForm
 from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
@@ -58,7 +60,8 @@ class MedicationInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PatientAccessLoggedAdmin, ClinicHistoryAdmin):
+    form = VersionedModelForm
     list_display = ("mrn", "last_name", "first_name", "date_of_birth", "risk",
                     "reminders_opt_in", "is_archived")
     list_display_links = ("mrn", "last_name")
@@ -71,10 +74,26 @@ class PatientAdmin(admin.ModelAdmin):
         (None, {"fields": ("mrn", ("first_name", "last_name"), "date_of_birth", "sex")}),
         ("Contact", {"fields": (("email", "phone"), "time_zone", "reminders_opt_in",
                                 ("emergency_contact_name", "emergency_contact_phone"))}),
-        ("Record", {"fields": ("is_archived", "archived_at", "created_at", "updated_at")}),
+        ("Record", {"fields": ("is_archived", "archived_at", "created_at", "updated_at",
+                               "version")}),
     )
     inlines = [ConditionInline, MedicationInline, PatientReminderInline]
     actions = ["archive_patients"]
+
+    def access_log_patient(self, obj):
+        return obj
+
+    def get_list_display(self, request):
+        # Risk flags come from conditions and medications: clinical, not for the front desk.
+        if request.user.has_perm("patients.view_condition"):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "risk")
+
+    def get_list_filter(self, request):
+        if request.user.has_perm("patients.view_condition"):
+            return self.list_filter
+        return tuple(name for name in self.list_filter
+                     if not name.startswith(("conditions__", "medications__")))
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(

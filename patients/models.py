@@ -8,6 +8,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
+
+from audit.versioning import Versioned
 
 MRN_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
 
@@ -63,7 +66,7 @@ class PatientQuerySet(models.QuerySet):
         return self.filter(is_archived=False)
 
 
-class Patient(models.Model):
+class Patient(Versioned):
     mrn = models.CharField(
         "MRN", max_length=12, unique=True, default=generate_mrn, editable=False,
         help_text="Medical record number, generated.",
@@ -94,6 +97,7 @@ class Patient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PatientQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -123,6 +127,7 @@ class Condition(models.Model):
     diagnosed_on = models.DateField(null=True, blank=True)
     is_active = models.BooleanField(default=True, help_text="Untick when resolved; kept on record.")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["kind", "id"]
@@ -142,6 +147,7 @@ class Medication(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name", "id"]

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
+from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from sessions import dispatch, reminders, services
 from sessions.admin_services import (
     ServiceInline,
@@ -55,6 +57,7 @@ class NoDeleteMixin:
 # --- the five steps as inlines of the session ---------------------------------------------
 
 class StepInline(ServiceInline, admin.StackedInline):
+    form = OneToOneVersionedModelForm  # a stale page is refused, not saved over a colleague's
     step: str = ""
     service = None
     exclude = ("recorded_by",)
@@ -93,7 +96,7 @@ class ConsultationInline(StepInline):
                 f"GAD-7 {obj.gad7_total} ({obj.gad7_band.label}){flag}")
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Evaluation
         fields = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_percent",
@@ -123,7 +126,7 @@ class ExpectationSettingInline(StepInline):
     readonly_fields = ("consent_signed_at",)  # stamped by the service when consent is ticked
 
 
-class AdministrationForm(forms.ModelForm):
+class AdministrationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Administration
         fields = ("drug", "route", "dose_mg", "started_at", "ended_at", "lot_number",
@@ -269,7 +272,7 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"size": 60}))
 
 
-class TreatmentSessionForm(forms.ModelForm):
+class TreatmentSessionForm(VersionedModelForm):
     class Meta:
         model = TreatmentSession
         fields = ("patient", "course", "clinician", "scheduled_at")
@@ -288,7 +291,7 @@ class TreatmentSessionForm(forms.ModelForm):
 
 
 @admin.register(TreatmentSession)
-class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
+class TreatmentSessionAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavingAdmin):
     form = TreatmentSessionForm
     list_display = ("id", "patient", "scheduled_at", "status", "current_step_column",
                     "findings_column", "clinician")
@@ -306,7 +309,7 @@ class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
         if obj is None:
             return ((None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),)
         return (
-            (None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),
+            (None, {"fields": ("patient", "course", "clinician", "scheduled_at", "version")}),
             ("Status", {"fields": (("status", "current_step_column"),
                                    ("started_at", "completed_at"),
                                    ("cancelled_at", "cancellation_reason"))}),
@@ -364,6 +367,12 @@ class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
         if "clinician" in form.changed_data:
             obj.save(update_fields=["clinician", "updated_at"])
 
+    def get_list_display(self, request):
+        # Evaluation findings are clinical: only for roles that may read the evaluation.
+        if request.user.has_perm("treatment_sessions.view_evaluation"):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "findings_column")
+
     @admin.display(description="current step")
     def current_step_column(self, obj):
         return obj.current_step_label
@@ -420,7 +429,7 @@ class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
 
 
 @admin.register(TreatmentCourse)
-class TreatmentCourseAdmin(NoDeleteMixin, admin.ModelAdmin):
+class TreatmentCourseAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ClinicHistoryAdmin):
     list_display = ("id", "patient", "drug", "indication", "status", "planned_sessions",
                     "started_on", "ended_on", "responsible_clinician")
     list_filter = ("status", "drug", "indication")
@@ -439,8 +448,12 @@ class TreatmentCourseAdmin(NoDeleteMixin, admin.ModelAdmin):
                 self.message_user(request, f"Course {course.pk}: {error.text}", messages.ERROR)
 
 
-class FrozenRecordAdmin(NoDeleteMixin, admin.ModelAdmin):
+class FrozenRecordAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ClinicHistoryAdmin):
     """Steps are recorded on their session's page; here they are read, never added."""
+
+    def access_log_patient(self, obj):
+        owner = obj.session if getattr(obj, "session_id", None) else obj.follow_up
+        return owner.patient
 
     def has_add_permission(self, request):
         return False
@@ -527,7 +540,7 @@ class SideEffectObservationAdmin(FrozenRecordAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(NoDeleteMixin, ServiceSavingAdmin):
+class FollowUpAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavingAdmin):
     list_display = ("patient", "kind", "due_on", "status", "contacted_at", "method")
     list_filter = ("status", "kind", "due_on")
     list_select_related = ("patient",)

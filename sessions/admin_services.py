@@ -5,11 +5,12 @@ transaction (``services.dry_run``), so a refused step appears as an error on its
 then runs the same service for real. No rule lives here.
 """
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 
+from audit.admin import ClinicHistoryAdmin
 from sessions import services
 from sessions.errors import WorkflowError
 
@@ -73,11 +74,12 @@ class ServiceInline:
 
     @staticmethod
     def form_data(form, *exclude: str) -> dict:
-        skip = {"id", "DELETE", form._meta.model._meta.pk.name, *exclude}
+        # "version" is optimistic-locking bookkeeping, checked by the form, not a service input.
+        skip = {"id", "DELETE", "version", form._meta.model._meta.pk.name, *exclude}
         return {k: v for k, v in form.cleaned_data.items() if k not in skip}
 
 
-class ServiceSavingAdmin(admin.ModelAdmin):
+class ServiceSavingAdmin(ClinicHistoryAdmin):
     """A ModelAdmin whose inline formsets save through their services.
 
     A WorkflowError raised at save time (a race: someone else recorded the step meanwhile)

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
+from audit.versioning import Versioned
 from patients.models import Patient
 from sessions import scales
 
@@ -86,6 +88,7 @@ class TreatmentCourse(models.Model):
     is_archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-started_on", "-id"]
@@ -104,7 +107,7 @@ class TreatmentCourse(models.Model):
         return f"{self.get_drug_display()} for {self.get_indication_display()} ({self.started_on})"
 
 
-class TreatmentSession(models.Model):
+class TreatmentSession(Versioned):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         IN_PROGRESS = "in_progress", "In progress"
@@ -127,6 +130,7 @@ class TreatmentSession(models.Model):
     is_archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]
@@ -176,12 +180,13 @@ class TreatmentSession(models.Model):
         return STEP_LABELS[step] if step else "Done"
 
 
-class StepRecord(models.Model):
+class StepRecord(Versioned):
     """What every step shares: its session, who recorded it and when."""
 
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(inherit=True)
 
     class Meta:
         abstract = True
@@ -516,6 +521,7 @@ class VitalSign(models.Model):
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     is_archived = models.BooleanField(default=False, help_text="Entered in error.")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["measured_at", "id"]
@@ -590,6 +596,7 @@ class FollowUp(models.Model):
     is_archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -645,6 +652,7 @@ class SideEffectObservation(models.Model):
     is_archived = models.BooleanField(default=False, help_text="Entered in error.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["onset_at", "id"]

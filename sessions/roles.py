@@ -1,7 +1,8 @@
 """The staff roles and what each may do. Groups are created by a migration
-(treatment_sessions 0003) and kept in step with this table; README documents it."""
+(treatment_sessions 0003, re-synced by 0005) and kept in step with this table; README documents
+it. A change here needs a migration that calls sync_role_groups again."""
 
-VIEW, ADD, CHANGE = "view", "add", "change"
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
 
 # role -> {"app_label.model": actions}
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -28,12 +29,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.symptomtype": (VIEW,),
         "treatment_sessions.reminder": (VIEW,),
     },
+    # Users, catalogue, settings — and no patient records: least privilege (issue 5). Reads
+    # the access log (who viewed which record) and lifts a login lockout. Not the TOTP
+    # devices: django-otp's admin shows any device's secret to whoever may view devices, so
+    # resetting a lost phone is for a superuser.
     "Clinic admin": {
         "auth.user": (VIEW, ADD, CHANGE),
         "auth.group": (VIEW,),
         "treatment_sessions.symptomtype": (VIEW, ADD, CHANGE),
         "treatment_sessions.reminder": (VIEW, CHANGE),
-        "patients.patient": (VIEW,),
+        "audit.patientaccess": (VIEW,),
+        "axes.accessattempt": (VIEW, DELETE),
     },
 }
 # A clinician may do all a nurse may, plus manage courses and the clinical decisions.
@@ -57,3 +63,30 @@ def permission_codenames(role: str) -> list[str]:
         for action in actions
     ]
     return codenames + list(EXTRA_PERMISSIONS.get(role, ()))
+
+
+def sync_role_groups(apps, schema_editor, *, strict: bool = True) -> None:
+    """Migration helper: create the groups and set each one's permissions exactly as above.
+
+    ``strict=False`` (migration 0003, which runs before later apps' models exist) skips
+    permissions not created yet; the later re-sync migration sets them.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; make sure they exist now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role in ROLE_PERMISSIONS:
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for dotted in permission_codenames(role):
+            app_label, codename = dotted.split(".")
+            permissions = Permission.objects.filter(content_type__app_label=app_label,
+                                                    codename=codename)
+            if strict or permissions.exists():
+                wanted.append(permissions.get())
+        group.permissions.set(wanted)

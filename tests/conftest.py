@@ -1,5 +1,9 @@
 import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from security.services import two_factor_required
 from sessions import services
 from tests.factories import (
     SessionFactory,
@@ -59,3 +63,33 @@ def advance(nurse, clinician):
         return session
 
     return _advance
+
+
+# --- two-factor authentication and force_login ----------------------------------------------
+# force_login stands for "this user completed the login": for the roles that must pass a TOTP
+# second factor that includes the second factor, with a real confirmed device. Tests of the
+# login flow itself log in through the forms, or use force_login_password_only().
+_force_login = Client.force_login
+
+
+def verify_second_factor(client: Client, user) -> None:
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True,
+                                                 defaults={"name": "Test authenticator"})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def force_login_password_only(client: Client, user) -> None:
+    """Logged in with the password only: the second factor still to come."""
+    _force_login(client, user)
+
+
+@pytest.fixture(autouse=True)
+def _force_login_includes_second_factor(monkeypatch):
+    def force_login(self, user, backend=None):
+        _force_login(self, user, backend)
+        if two_factor_required(user):
+            verify_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)

@@ -1,0 +1,79 @@
+"""System checks for what ``manage.py check --deploy`` does not know about this clinic.
+
+Registered by security.apps. IDs: clinic.E001… (errors) and clinic.W001… (warnings).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+
+MIN_SECRET_KEY_LENGTH = 50
+DEV_SECRET_KEY_MARKERS = ("dev-only-insecure", "test-only-secret-key", "django-insecure")
+
+
+@register(Tags.security, deploy=True)
+def secret_key_check(app_configs=None, **kwargs):
+    key = settings.SECRET_KEY or ""
+    if any(marker in key for marker in DEV_SECRET_KEY_MARKERS):
+        return [Error("SECRET_KEY is a development or test key.",
+                      hint="Set SECRET_KEY in the environment to a long random value, e.g. "
+                           "python -c 'import secrets; print(secrets.token_urlsafe(64))'.",
+                      id="clinic.E001")]
+    if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 5:
+        return [Error(f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters or has "
+                      "too few distinct characters.",
+                      hint="Generate a long random key.", id="clinic.E002")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def email_timeout_check(app_configs=None, **kwargs):
+    timeout = getattr(settings, "EMAIL_TIMEOUT", None)
+    if not timeout or timeout <= 0 or timeout > 120:
+        return [Warning("EMAIL_TIMEOUT is not set to a sane value (1–120 s): a hanging SMTP "
+                        "server would hold a worker (or a web request) forever.",
+                        hint="Set EMAIL_TIMEOUT, e.g. 10.", id="clinic.W001")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def session_age_check(app_configs=None, **kwargs):
+    problems = []
+    idle = getattr(settings, "SESSION_IDLE_TIMEOUT", None)
+    absolute = getattr(settings, "SESSION_ABSOLUTE_TIMEOUT", None)
+    if not isinstance(idle, timedelta) or not timedelta(minutes=1) <= idle <= timedelta(hours=1):
+        problems.append(Warning("SESSION_IDLE_TIMEOUT should be between 1 and 60 minutes for a "
+                                "system holding health records.", id="clinic.W002"))
+    if (not isinstance(absolute, timedelta)
+            or not timedelta(minutes=15) <= absolute <= timedelta(hours=24)):
+        problems.append(Warning("SESSION_ABSOLUTE_TIMEOUT should be between 15 minutes and 24 "
+                                "hours.", id="clinic.W003"))
+    if isinstance(absolute, timedelta) and absolute.total_seconds() < settings.SESSION_COOKIE_AGE:
+        problems.append(Warning("SESSION_COOKIE_AGE outlives SESSION_ABSOLUTE_TIMEOUT.",
+                                hint="Leave SESSION_COOKIE_AGE to the settings default.",
+                                id="clinic.W004"))
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def demo_accounts_check(app_configs=None, databases=None, **kwargs):
+    """Demo accounts still accepting their published password, on a server with DEBUG off."""
+    if settings.DEBUG:
+        return []
+    from security.services import demo_accounts_present
+
+    try:
+        present = demo_accounts_present()
+    except DatabaseError as error:
+        return [Warning(f"Could not check for demo accounts: {error}",
+                        hint="Run the check where the database is reachable and migrated.",
+                        id="clinic.W005")]
+    if present:
+        return [Error(f"Demo accounts with their published passwords exist: "
+                      f"{', '.join(present)}. Logins with them are refused while DEBUG is off, "
+                      "but they must not exist on a production server.",
+                      hint="Deactivate them or change their passwords in the admin.",
+                      id="clinic.E003")]
+    return []

@@ -1,0 +1,226 @@
+"""Every URL pattern of the project (every admin URL included), requested as anonymous and as
+each role, answers as the permission matrix in README says: shown, or refused on the server.
+
+The expectation table below is written out by hand, independently of sessions/roles.py. A URL
+the table does not know fails the test with the message to add it — so pages added later are
+walked too.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import reverse
+
+from patients.models import Patient
+from tests.factories import UserFactory
+from tests.security.dataset import ROLES, build_dataset
+from tests.urlwalk import admin_model_route, walk
+
+pytestmark = pytest.mark.django_db
+
+FD, NURSE, CLIN, CADMIN, SUPER, ANON = ("Front desk", "Nurse", "Clinician", "Clinic admin",
+                                         "superuser", "anonymous")
+STAFF = frozenset({FD, NURSE, CLIN, CADMIN, SUPER})
+NOBODY = frozenset()
+
+SHOWN, DENIED, REDIRECT, METHOD_NOT_ALLOWED = "shown", "denied", "redirect", "405"
+
+
+# --- the matrix, per admin model: who may open its list/pages, add, delete ---------------------
+@dataclass(frozen=True)
+class ModelAccess:
+    view: frozenset
+    add: frozenset = NOBODY
+    delete: frozenset = NOBODY  # clinical records are never deleted, by anyone
+
+
+CLINICAL_RECORD = ModelAccess(view=frozenset({NURSE, CLIN, SUPER}))  # steps, vitals, side effects
+ADMIN_MODELS = {
+    "auth.user": ModelAccess(view=frozenset({CADMIN, SUPER}), add=frozenset({CADMIN, SUPER}),
+                             delete=frozenset({SUPER})),
+    "auth.group": ModelAccess(view=frozenset({CADMIN, SUPER}), add=frozenset({SUPER}),
+                              delete=frozenset({SUPER})),
+    "patients.patient": ModelAccess(view=frozenset({FD, NURSE, CLIN, SUPER}),
+                                    add=frozenset({FD, NURSE, CLIN, SUPER})),
+    "treatment_sessions.treatmentsession": ModelAccess(
+        view=frozenset({FD, NURSE, CLIN, SUPER}), add=frozenset({FD, NURSE, CLIN, SUPER})),
+    "treatment_sessions.treatmentcourse": ModelAccess(
+        view=frozenset({FD, NURSE, CLIN, SUPER}), add=frozenset({CLIN, SUPER})),
+    "treatment_sessions.consultation": CLINICAL_RECORD,
+    "treatment_sessions.evaluation": CLINICAL_RECORD,
+    "treatment_sessions.expectationsetting": CLINICAL_RECORD,
+    "treatment_sessions.administration": CLINICAL_RECORD,
+    "treatment_sessions.monitoring": CLINICAL_RECORD,
+    "treatment_sessions.vitalsign": CLINICAL_RECORD,
+    "treatment_sessions.sideeffectobservation": CLINICAL_RECORD,
+    "treatment_sessions.followup": ModelAccess(view=frozenset({NURSE, CLIN, SUPER}),
+                                               add=frozenset({NURSE, CLIN, SUPER})),
+    "treatment_sessions.symptomtype": ModelAccess(view=frozenset({NURSE, CLIN, CADMIN, SUPER}),
+                                                  add=frozenset({CADMIN, SUPER})),
+    "treatment_sessions.reminder": ModelAccess(view=frozenset({FD, NURSE, CLIN, CADMIN, SUPER})),
+    "audit.patientaccess": ModelAccess(view=frozenset({CADMIN, SUPER})),
+    "axes.accessattempt": ModelAccess(view=frozenset({CADMIN, SUPER}),
+                                      delete=frozenset({CADMIN, SUPER})),
+    "axes.accesslog": ModelAccess(view=frozenset({SUPER}), delete=frozenset({SUPER})),
+    "axes.accessfailurelog": ModelAccess(view=frozenset({SUPER}), delete=frozenset({SUPER})),
+    "otp_totp.totpdevice": ModelAccess(view=frozenset({SUPER}), add=frozenset({SUPER}),
+                                       delete=frozenset({SUPER})),
+}
+
+
+# --- every other URL, by name (or by pattern when unnamed) -------------------------------------
+@dataclass(frozen=True)
+class Expect:
+    shown: frozenset
+    otherwise: dict = field(default_factory=dict)  # role -> outcome when not shown
+    default: str = DENIED
+    query: str = ""
+
+    def outcome(self, role: str) -> str:
+        return SHOWN if role in self.shown else self.otherwise.get(role, self.default)
+
+
+LOGGED_IN_REDIRECT = {role: REDIRECT for role in STAFF}
+OTHER_URLS = {
+    "admin:index": Expect(shown=STAFF),
+    "admin:login": Expect(shown=frozenset({ANON}), otherwise=LOGGED_IN_REDIRECT),
+    # Logging out is POST only; anonymous is sent to the index (then the login).
+    "admin:logout": Expect(shown=NOBODY, default=METHOD_NOT_ALLOWED,
+                           otherwise={ANON: REDIRECT}),
+    "admin:password_change": Expect(shown=STAFF),
+    "admin:password_change_done": Expect(shown=STAFF),
+    "admin:jsi18n": Expect(shown=STAFF),
+    # Searching patients while scheduling a session: the roles that may see patients.
+    "admin:autocomplete": Expect(
+        shown=frozenset({FD, NURSE, CLIN, SUPER}),
+        query="?app_label=treatment_sessions&model_name=treatmentsession&field_name=patient"),
+    # No model has a public URL: "view on site" is a 404 for everyone.
+    "admin:view_on_site": Expect(shown=NOBODY),
+    "admin/(?P<url>.*)$": Expect(shown=NOBODY),
+    # Second factor: verify for those who have a device; anyone may enrol one.
+    "security:verify": Expect(shown=frozenset({CLIN, CADMIN, SUPER}),
+                              otherwise={FD: REDIRECT, NURSE: REDIRECT}),
+    "security:setup": Expect(shown=STAFF),
+    "security:backup_codes": Expect(shown=frozenset({CLIN, CADMIN, SUPER}),
+                                    otherwise={FD: REDIRECT, NURSE: REDIRECT}),
+}
+APP_LIST = {  # admin:app_list per app label: who sees at least one model of the app
+    "auth": frozenset({CADMIN, SUPER}),
+    "patients": frozenset({FD, NURSE, CLIN, SUPER}),
+    "treatment_sessions": STAFF,
+    "audit": frozenset({CADMIN, SUPER}),
+    "axes": frozenset({CADMIN, SUPER}),
+    "otp_totp": frozenset({SUPER}),
+}
+
+
+def _model_expectation(model, kind) -> Expect:
+    label = model._meta.label_lower
+    assert label in ADMIN_MODELS, (
+        f"{label} is in the admin but not in the permission matrix of "
+        "tests/security/test_url_permissions.py (ADMIN_MODELS): add who may see it.")
+    access = ADMIN_MODELS[label]
+    if kind == "add":
+        return Expect(shown=access.add)
+    if kind == "delete":
+        return Expect(shown=access.delete)
+    if kind == "object_redirect":  # <id>/ redirects to <id>/change/, which checks
+        return Expect(shown=NOBODY, default=REDIRECT, otherwise={ANON: DENIED})
+    if kind == "password":  # set another user's password
+        return Expect(shown=access.add)
+    return Expect(shown=access.view)  # changelist, change, history, versions, device pages
+
+
+def _admin_model_url(route, model, kind, objects) -> str:
+    obj = objects[model]
+    if kind == "object_redirect":  # unnamed: <id>/
+        meta = model._meta
+        return reverse(f"admin:{meta.app_label}_{meta.model_name}_change",
+                       args=(obj.pk,)).removesuffix("change/")
+    if kind == "history_version":
+        return reverse(route.name, args=(obj.pk, obj.history.order_by("history_id")
+                                         .first().history_id))
+    if route.kwarg_names:
+        return reverse(route.name, kwargs=dict.fromkeys(route.kwarg_names, obj.pk))
+    return reverse(route.name)
+
+
+def concrete_requests(objects):
+    """(label, url, Expect) for every URL pattern."""
+    unknown = []
+    for route in walk():
+        model_route = admin_model_route(route)
+        if model_route:
+            model, kind = model_route
+            yield route.key, _admin_model_url(route, model, kind, objects), \
+                _model_expectation(model, kind)
+        elif route.key == "admin:app_list":
+            for app_label in sorted({m._meta.app_label for m in admin.site._registry}):
+                assert app_label in APP_LIST, f"add app {app_label!r} to APP_LIST"
+                yield (f"{route.key} {app_label}",
+                       reverse(route.name, kwargs={"app_label": app_label}),
+                       Expect(shown=APP_LIST[app_label]))
+        elif route.key == "admin/(?P<url>.*)$":
+            yield route.key, "/admin/no-such-page/", OTHER_URLS[route.key]
+        elif route.key == "admin:view_on_site":
+            patient = Patient.objects.first()
+            url = reverse(route.name, kwargs={
+                "content_type_id": ContentType.objects.get_for_model(Patient).pk,
+                "object_id": patient.pk})
+            yield route.key, url, OTHER_URLS[route.key]
+        elif route.key in OTHER_URLS:
+            assert not route.kwarg_names, f"give {route.key} its URL arguments in the walk"
+            expect = OTHER_URLS[route.key]
+            yield route.key, reverse(route.name) + expect.query, expect
+        else:
+            unknown.append(route)
+    assert not unknown, (
+        "URL patterns with no expected answer per role — add each to OTHER_URLS in "
+        "tests/security/test_url_permissions.py (and its URL arguments if it takes any): "
+        + ", ".join(f"{r.key} ({r.route})" for r in unknown))
+
+
+def outcome_of(response) -> str:
+    status = response.status_code
+    if status == 200:
+        return SHOWN
+    if status in (403, 404):
+        return DENIED
+    if status == 405:
+        return METHOD_NOT_ALLOWED
+    if status in (301, 302):
+        location = response["Location"]
+        if location.startswith((reverse("admin:login"), "/accounts/login/")):
+            return DENIED
+        return REDIRECT
+    return f"status {status}"
+
+
+@pytest.fixture
+def clients():
+    result = {ANON: Client()}
+    for role in ROLES[1:]:
+        user = (UserFactory(username="walk-root", is_superuser=True) if role == SUPER
+                else UserFactory(username=f"walk-{role.lower().replace(' ', '-')}", role=role))
+        client = Client()
+        client.force_login(user)
+        result[role] = client
+    return result
+
+
+def test_every_url_answers_each_role_as_the_permission_matrix_says(clients):
+    objects = build_dataset()
+    mismatches, checks = [], 0
+    for label, url, expect in concrete_requests(objects):
+        for role in ROLES:
+            actual = outcome_of(clients[role].get(url))
+            checks += 1
+            if actual != expect.outcome(role):
+                mismatches.append(f"{label} {url} as {role}: expected {expect.outcome(role)}, "
+                                  f"got {actual}")
+    print(f"URL x role checks: {checks}")
+    assert not mismatches, "\n".join(mismatches)
+    assert checks >= 140 * len(ROLES)
