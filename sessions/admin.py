@@ -166,6 +166,9 @@ class RecordedVitalSignInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")  # no N+1
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -208,6 +211,10 @@ class RecordedSideEffectInline(ServiceInline, admin.TabularInline):
               "notes", "recorded_by", "signed_off_by")
     readonly_fields = ("symptom", "onset_at", "recorded_by", "signed_off_by")
     extra = 0
+
+    def get_queryset(self, request):  # one query for all rows, not one per row
+        return super().get_queryset(request).select_related("symptom", "recorded_by",
+                                                            "signed_off_by")
 
     def has_add_permission(self, request, obj=None):
         return False
