@@ -32,6 +32,7 @@ from sessions.models import (
     TreatmentSession,
     VitalSign,
 )
+from sessions.paginators import LargeTablePaginator
 
 STEP_SELECT_RELATED = ("patient", "course", "clinician", "consultation", "evaluation",
                        "expectation_setting", "administration", "monitoring")
@@ -302,6 +303,8 @@ class TreatmentSessionAdmin(NoDeleteMixin, ServiceSavingAdmin):
     list_display_links = ("id", "patient")
     list_filter = ("status", "scheduled_at", "clinician", "course__drug")
     list_select_related = STEP_SELECT_RELATED
+    paginator = LargeTablePaginator  # no full count of every session on each page view
+    show_full_result_count = False
     date_hierarchy = "scheduled_at"
     search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
     autocomplete_fields = ("patient", "course")
@@ -502,6 +505,8 @@ class MonitoringAdmin(FrozenRecordAdmin):
 
 @admin.register(VitalSign)
 class VitalSignAdmin(FrozenRecordAdmin):
+    paginator = LargeTablePaginator
+    show_full_result_count = False
     list_display = ("session", "measured_at", "phase", "systolic_mmhg", "diastolic_mmhg",
                     "heart_rate_bpm", "spo2_percent")
     list_filter = ("phase",)
