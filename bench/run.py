@@ -337,13 +337,50 @@ def noop_tasks(bench: Bench) -> list[Row]:
     redis.delete(counter, counter + ":warmup", queue)
     rate = count / seconds
     bench.facts["noop_per_second"] = rate
-    return [Row(name=f"{count:,} no-op Celery tasks (Redis, real worker)",
+    return [_noop_row(count, counter, queue, seconds, published, done, bench),
+            _noop_drain(bench)]
+
+
+def _noop_drain(bench: Bench) -> Row:
+    """The consumer side alone: N no-op tasks queued first, then a worker started; seconds
+    from its first task to its last. Separates publishing cost from the worker's own rate."""
+    from bench.worker_app import noop
+
+    count, queue = bench.args.tasks, f"bench-drain-{uuid.uuid4().hex[:6]}"
+    counter = f"bench:drain:{uuid.uuid4().hex}"
+    redis = _redis()
+    started = time.perf_counter()
+    with noop.app.producer_or_acquire() as producer:
+        for _ in range(count):
+            noop.apply_async(args=[counter], queue=queue, producer=producer)
+    published = time.perf_counter() - started
+    with Worker(bench, app="bench.worker_app", queue=queue):
+        _wait_for(lambda: int(redis.get(counter) or 0) >= 1, timeout=60,
+                  what="the worker to start")
+        first = time.perf_counter()
+        _wait_for(lambda: int(redis.get(counter) or 0) >= count, timeout=600,
+                  what=f"{count} queued no-op tasks")
+        seconds = time.perf_counter() - first
+        time.sleep(1)
+        done = int(redis.get(counter) or 0)
+    redis.delete(counter, queue)
+    return Row(name=f"{count:,} queued no-op tasks drained by the worker",
+               value=f"{count / seconds:,.0f} tasks/s",
+               note=f"{seconds:.1f} s draining; publishing alone (no worker running) "
+                    f"{count / published:,.0f} tasks/s; duplicates {max(0, done - count)}, "
+                    f"losses {max(0, count - done)}",
+               data={"seconds": seconds, "publish_seconds": published, "done": done})
+
+
+def _noop_row(count, counter, queue, seconds, published, done, bench) -> Row:
+    rate = count / seconds
+    return Row(name=f"{count:,} no-op Celery tasks (Redis, real worker)",
                 value=f"{rate:,.0f} tasks/s", note=(
                     f"{seconds:.1f} s end to end ({published:.1f} s publishing); "
                     f"concurrency {bench.args.concurrency}; duplicates {max(0, done - count)}, "
                     f"losses {max(0, count - done)}"),
                 data={"seconds": seconds, "tasks": count, "done": done,
-                      "tasks_per_second": rate})]
+                      "tasks_per_second": rate})
 
 
 def reminders_end_to_end(bench: Bench) -> list[Row]:
