@@ -40,6 +40,15 @@ test: lint
 		$(PY) -m clinic.services_check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest
 
+## make bench: seed a clinic-network-sized data set on PostgreSQL + Redis and measure (README)
+# The bench drops and re-creates BENCH_DATABASE_URL's database: never point it at real data.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/clinic_bench_data
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/7
+BENCH_ARGS ?=
+bench: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_BROKER_URL=$(BENCH_BROKER_URL) \
+		$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf var/ .pytest_cache staticfiles
 

@@ -104,6 +104,8 @@ class Patient(Versioned):
         indexes = [
             models.Index(Lower("last_name"), Lower("first_name"), name="patient_name_idx"),
             models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
+            # The default ordering (admin list): a page is read in order, not sorted.
+            models.Index(fields=["last_name", "first_name", "id"], name="patient_ordering_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -525,7 +525,11 @@ class VitalSign(models.Model):
 
     class Meta:
         ordering = ["measured_at", "id"]
-        indexes = [models.Index(fields=["session", "measured_at"], name="vital_session_time_idx")]
+        indexes = [
+            models.Index(fields=["session", "measured_at"], name="vital_session_time_idx"),
+            # The admin list's default ordering; without it every page sorts all vitals.
+            models.Index(fields=["measured_at", "id"], name="vital_time_idx"),
+        ]
         constraints = _vital_constraints(
             "vital", optional=("heart_rate_bpm", "spo2_percent", "respiratory_rate_per_min"),
         )
@@ -600,7 +604,10 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["due_on", "id"]
-        indexes = [models.Index(fields=["patient", "due_on"], name="followup_patient_due_idx")]
+        indexes = [
+            models.Index(fields=["patient", "due_on"], name="followup_patient_due_idx"),
+            models.Index(fields=["due_on", "id"], name="followup_due_idx"),  # list ordering
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="done") | Q(contacted_at__isnull=False),
@@ -660,6 +667,8 @@ class SideEffectObservation(models.Model):
         indexes = [
             models.Index(fields=["session", "onset_at"], name="sideeffect_session_idx"),
             models.Index(fields=["severity", "onset_at"], name="sideeffect_severity_idx"),
+            # List ordering, and "serious side effects of the last 7 days" as a range scan.
+            models.Index(fields=["onset_at", "id"], name="sideeffect_onset_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -744,6 +753,7 @@ class Reminder(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="reminder_status_due_idx"),
             models.Index(fields=["patient", "status"], name="reminder_patient_status_idx"),
+            models.Index(fields=["due_at", "id"], name="reminder_due_idx"),  # list ordering
         ]
         constraints = [
             models.UniqueConstraint(fields=["cause", "kind"], name="reminder_unique_cause_kind"),

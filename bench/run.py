@@ -1,0 +1,594 @@
+"""`make bench`: how fast the clinic is at clinic-network scale, in one run.
+
+On PostgreSQL + Redis (BENCH_DATABASE_URL, BENCH_BROKER_URL), in a database of its own that it
+drops and re-creates unless --reuse-data: seeds synthetic data with `seed_demo`'s bulk
+generator (measuring its throughput), then runs every measurement of MEASUREMENTS in order,
+prints a table and writes it as JSON (bench/results.json) and Markdown (bench/results.md).
+
+Pages are measured in this process with django.test.Client and force_login against the bench
+database (no network, no web server: render time plus database time, the part the code owns).
+Celery throughput uses a real worker subprocess over Redis.
+
+A measurement is a function taking the Bench context and returning rows; add one by writing
+the function and listing it in MEASUREMENTS. A hook for a page or pipeline another branch is
+still building reports "not available yet: <why>" only when its URL or module is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/clinic_bench_data"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
+DEFAULT_SIZE = (1000, 20)
+FULL_SIZE = (10_000, 20)
+HISTORY_SIZES = (1, 50, 500)
+SEED = 2026
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class Row:
+    name: str
+    status: str = "ok"  # ok | not available yet | failed
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    queries: int | None = None
+    value: str = ""  # a throughput, a count, a ratio: whatever the row measures
+    note: str = ""
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    database_url: str
+    broker_url: str
+    rows: list[Row] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)  # shared between measurements
+
+    def row(self, name: str) -> Row | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+def _configure_environment(database_url: str, broker_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["CELERY_BROKER_URL"] = broker_url
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 30)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # nothing may send by accident
+
+
+def _check_services(database_url: str, broker_url: str) -> None:
+    from clinic.services_check import START_HINTS, reachable
+
+    problems = []
+    for name, url, port in (("PostgreSQL", database_url, 5432), ("Redis", broker_url, 6379)):
+        host, port, ok = reachable(url, port)
+        if not ok:
+            problems.append(f"{name} is not reachable at {host}:{port}. Start it, e.g.: "
+                            f"{START_HINTS[name]}")
+    if not urlparse(database_url).scheme.startswith("postgres"):
+        problems.append("BENCH_DATABASE_URL must be a PostgreSQL URL (the targets are for "
+                        "PostgreSQL).")
+    if problems:
+        sys.exit("bench: " + "\n       ".join(problems))
+
+
+def _recreate_database(database_url: str, *, drop: bool, random_page_cost: float) -> None:
+    """The bench owns its database: it is (re)created here, never the project's own."""
+    import psycopg
+
+    parsed = urlparse(database_url)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and drop:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        # The default (4) models spinning disks; with SSDs or a cached working set it makes
+        # the planner walk whole indexes instead of probing them (see README).
+        conn.execute(f'ALTER DATABASE "{name}" SET random_page_cost = {random_page_cost}')
+
+
+def _timed(fn: Callable, repeat: int) -> tuple[list[float], object]:
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def _p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+def _client(username: str):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+def measure_page(bench: Bench, name: str, url: str, *, user: str = "nurse",
+                 note: str = "") -> Row:
+    """Median and p95 of `repeat` renders after two warm-up requests; queries counted on one
+    more request (counting queries costs time, so the timed requests do not count)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(user)
+
+    def get():
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        return response
+
+    _timed(get, 2)
+    times, response = _timed(get, bench.args.repeat)
+    with CaptureQueriesContext(connection) as queries:
+        get()
+    return Row(name=name, median_ms=round(statistics.median(times), 1),
+               p95_ms=round(_p95(times), 1), queries=len(queries),
+               value=f"{len(response.content) // 1024} KiB", note=note)
+
+
+def _reverse_first(names: tuple[str, ...], **kwargs) -> str | None:
+    from django.urls import NoReverseMatch, reverse
+
+    for name in names:
+        try:
+            return reverse(name, kwargs=kwargs) if kwargs else reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def trivial_page(bench: Bench) -> list[Row]:
+    row = measure_page(bench, "trivial authenticated page (/healthz)", "/healthz",
+                       note="yardstick for the ratios")
+    bench.facts["trivial_ms"] = row.median_ms
+    return [row]
+
+
+def _session_with_full_history():
+    from sessions.models import TreatmentSession
+
+    return (TreatmentSession.objects.filter(status="completed", side_effects__isnull=False)
+            .order_by("-scheduled_at").first())
+
+
+def admin_pages(bench: Bench) -> list[Row]:
+    from patients.models import Patient
+
+    common_name = (Patient.objects.values_list("last_name", flat=True)
+                   .order_by("last_name").first())
+    mrn = Patient.objects.values_list("mrn", flat=True).order_by("-id").first()
+    session = _session_with_full_history()
+    pages = [
+        ("admin index", "/admin/"),
+        ("admin session changelist", "/admin/treatment_sessions/treatmentsession/"),
+        ("admin session changelist, patient search",
+         f"/admin/treatment_sessions/treatmentsession/?q={common_name}"),
+        ("admin session changelist, in progress",
+         "/admin/treatment_sessions/treatmentsession/?status__exact=in_progress"),
+        ("admin patient changelist", "/admin/patients/patient/"),
+        ("admin patient changelist, name search", f"/admin/patients/patient/?q={common_name}"),
+        ("admin patient changelist, MRN search", f"/admin/patients/patient/?q={mrn}"),
+        ("admin session change page (completed, with side effects)",
+         f"/admin/treatment_sessions/treatmentsession/{session.pk}/change/"),
+        ("admin reminder changelist, pending",
+         "/admin/treatment_sessions/reminder/?status__exact=pending"),
+    ]
+    return [measure_page(bench, name, url) for name, url in pages]
+
+
+def every_admin_changelist(bench: Bench) -> list[Row]:
+    """Every list page of the admin at full size: constant queries, nothing slow hiding."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    rows = []
+    for model in sorted(admin.site._registry, key=lambda m: m._meta.label):
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        rows.append(measure_page(bench, f"admin list: {model._meta.verbose_name_plural}", url,
+                                 user="admin"))
+    return rows
+
+
+def patient_history(bench: Bench) -> list[Row]:
+    """Hook: the clinician's patient history page, at 1, 50 and 500 sessions."""
+    from sessions.bulk_demo import bulk_patients
+
+    rows = []
+    for size in HISTORY_SIZES:
+        patient = bulk_patients(f"history{size}").first()
+        url = _reverse_first(("patient_history", "patients:history", "patients:detail",
+                              "patient_detail"), pk=patient.pk) if patient else None
+        name = f"patient history, {size} session{'s' if size > 1 else ''}"
+        if url is None:
+            rows.append(Row(name=name, status="not available yet",
+                            note="no URL named patient_history / patients:history / "
+                                 "patients:detail (clinician pages not merged)"))
+            continue
+        row = measure_page(bench, name, url, user="clinician")
+        if bench.facts.get("trivial_ms"):
+            row.value = f"{row.median_ms / bench.facts['trivial_ms']:.1f}× trivial"
+        rows.append(row)
+    return rows
+
+
+def dashboard(bench: Bench) -> list[Row]:
+    """Hook: the clinician dashboard (LOGIN_REDIRECT_URL names it "dashboard")."""
+    url = _reverse_first(("dashboard",))
+    if url is None:
+        return [Row(name="dashboard", status="not available yet",
+                    note="no URL named dashboard (clinician pages not merged)")]
+    return [measure_page(bench, "dashboard", url, user="clinician")]
+
+
+def patient_search(bench: Bench) -> list[Row]:
+    """Hook: the clinician's patient search (name, MRN, date of birth)."""
+    from patients.models import Patient
+
+    url = _reverse_first(("patient_search", "patients:search", "patients:list",
+                          "patient_list"))
+    if url is None:
+        return [Row(name="patient search", status="not available yet",
+                    note="no URL named patient_search / patients:search / patients:list "
+                         "(clinician pages not merged)")]
+    name = Patient.objects.values_list("last_name", flat=True).order_by("last_name").first()
+    return [measure_page(bench, "patient search", f"{url}?q={name}", user="clinician")]
+
+
+# --- Celery -----------------------------------------------------------------------------------
+
+class Worker:
+    """A real `celery worker` subprocess on the bench broker, on its own queue."""
+
+    def __init__(self, bench: Bench, *, app: str, queue: str, extra_env: dict | None = None):
+        self.bench, self.app, self.queue = bench, app, queue
+        self.extra_env = extra_env or {}
+        self.process = None
+
+    def __enter__(self):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.extra_env}
+        command = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-Q", self.queue,
+                   "--concurrency", str(self.bench.args.concurrency), "--pool", "prefork",
+                   "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+                   "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+
+
+def _wait_for(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def noop_tasks(bench: Bench) -> list[Row]:
+    """The broker's own limit: N no-op tasks through Redis and a real worker, from the first
+    publish to the last task done. The same worker settings as production (acks late,
+    prefetch 1), the same concurrency as the reminder run."""
+    from bench.worker_app import noop
+
+    count, queue = bench.args.tasks, f"bench-noop-{uuid.uuid4().hex[:6]}"
+    counter = f"bench:noop:{uuid.uuid4().hex}"
+    redis = _redis()
+    with Worker(bench, app="bench.worker_app", queue=queue):
+        noop.apply_async(args=[counter + ":warmup"], queue=queue)
+        _wait_for(lambda: redis.get(counter + ":warmup") is not None, timeout=60,
+                  what="the worker to start")
+        started = time.perf_counter()
+        with noop.app.producer_or_acquire() as producer:  # one connection, as a dispatcher has
+            for _ in range(count):
+                noop.apply_async(args=[counter], queue=queue, producer=producer)
+        published = time.perf_counter() - started
+        _wait_for(lambda: int(redis.get(counter) or 0) >= count, timeout=600,
+                  what=f"{count} no-op tasks")
+        seconds = time.perf_counter() - started
+        time.sleep(1)  # a duplicate delivery would show up as a count above N
+        done = int(redis.get(counter) or 0)
+    redis.delete(counter, counter + ":warmup", queue)
+    rate = count / seconds
+    bench.facts["noop_per_second"] = rate
+    return [_noop_row(count, counter, queue, seconds, published, done, bench),
+            _noop_drain(bench)]
+
+
+def _noop_drain(bench: Bench) -> Row:
+    """The consumer side alone: N no-op tasks queued first, then a worker started; seconds
+    from its first task to its last. Separates publishing cost from the worker's own rate."""
+    from bench.worker_app import noop
+
+    count, queue = bench.args.tasks, f"bench-drain-{uuid.uuid4().hex[:6]}"
+    counter = f"bench:drain:{uuid.uuid4().hex}"
+    redis = _redis()
+    started = time.perf_counter()
+    with noop.app.producer_or_acquire() as producer:
+        for _ in range(count):
+            noop.apply_async(args=[counter], queue=queue, producer=producer)
+    published = time.perf_counter() - started
+    with Worker(bench, app="bench.worker_app", queue=queue):
+        _wait_for(lambda: int(redis.get(counter) or 0) >= 1, timeout=60,
+                  what="the worker to start")
+        first = time.perf_counter()
+        _wait_for(lambda: int(redis.get(counter) or 0) >= count, timeout=600,
+                  what=f"{count} queued no-op tasks")
+        seconds = time.perf_counter() - first
+        time.sleep(1)
+        done = int(redis.get(counter) or 0)
+    redis.delete(counter, queue)
+    return Row(name=f"{count:,} queued no-op tasks drained by the worker",
+               value=f"{count / seconds:,.0f} tasks/s",
+               note=f"{seconds:.1f} s draining; publishing alone (no worker running) "
+                    f"{count / published:,.0f} tasks/s; duplicates {max(0, done - count)}, "
+                    f"losses {max(0, count - done)}",
+               data={"seconds": seconds, "publish_seconds": published, "done": done})
+
+
+def _noop_row(count, counter, queue, seconds, published, done, bench) -> Row:
+    rate = count / seconds
+    return Row(name=f"{count:,} no-op Celery tasks (Redis, real worker)",
+                value=f"{rate:,.0f} tasks/s", note=(
+                    f"{seconds:.1f} s end to end ({published:.1f} s publishing); "
+                    f"concurrency {bench.args.concurrency}; duplicates {max(0, done - count)}, "
+                    f"losses {max(0, count - done)}"),
+                data={"seconds": seconds, "tasks": count, "done": done,
+                      "tasks_per_second": rate})
+
+
+def reminders_end_to_end(bench: Bench) -> list[Row]:
+    """Hook: N due reminders claimed by the dispatcher and sent by a real worker over SMTP to
+    a local sink, compared with the no-op throughput. Needs the reminder pipeline (a
+    `reminder_dispatch_due` service and its send task); skipped until it exists."""
+    name = f"{bench.args.tasks:,} reminders end to end (dispatch + send + SMTP sink)"
+    services = importlib.import_module("sessions.services")
+    dispatch = getattr(services, "reminder_dispatch_due", None)
+    if dispatch is None or importlib.util.find_spec("sessions.tasks") is None:
+        return [Row(name=name, status="not available yet",
+                    note="sessions.services.reminder_dispatch_due / sessions.tasks missing "
+                         "(reminder pipeline not merged)")]
+    return [_reminders_run(bench, name, dispatch)]
+
+
+def _reminders_run(bench: Bench, name: str, dispatch: Callable) -> Row:
+    """Written against DESIGN.md section 4: the dispatcher claims due rows and enqueues one
+    send task per row; the send task marks its row sent. Glue to check when it lands."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bench.smtp_sink import SmtpSink
+    from patients.models import Patient
+    from sessions.models import Reminder
+
+    count = bench.args.tasks
+    now = timezone.now()
+    Reminder.objects.filter(status="pending").update(status="cancelled")
+    patients = list(Patient.objects.filter(reminders_opt_in=True, is_archived=False)
+                    .exclude(email="").order_by("id")[:count])
+    if len(patients) < count:
+        return Row(name=name, status="failed",
+                   note=f"only {len(patients)} patients can receive email; seed more")
+    marker = uuid.uuid4().hex[:8]
+    Reminder.objects.bulk_create(
+        Reminder(kind="follow_up_check", cause=f"bench:{marker}:{p.pk}", patient=p,
+                 due_at=now - timedelta(minutes=1)) for p in patients)
+    with SmtpSink() as sink, Worker(bench, app="clinic", queue="celery",
+                                    extra_env={"EMAIL_URL": sink.url}):
+        started = time.perf_counter()
+        rows = Reminder.objects.filter(cause__startswith=f"bench:{marker}:")
+        for _ in range(1000):  # the beat's job, run back to back; bounded in case it stalls
+            if not rows.filter(status="pending").exists():
+                break
+            dispatch()
+        _wait_for(lambda: not rows.exclude(status__in=("sent", "failed")).exists(),
+                  timeout=600, what=f"{count} reminders to be sent")
+        seconds = time.perf_counter() - started
+        time.sleep(1)
+        recipients = sink.recipients()
+    expected = {p.email for p in patients}
+    duplicates = len(recipients) - len(set(recipients))
+    losses = len(expected - set(recipients)) + rows.exclude(status="sent").count()
+    rate = count / seconds
+    noop = bench.facts.get("noop_per_second")
+    ratio = f"; {rate / noop:.0%} of no-op throughput" if noop else ""
+    return Row(name=name, value=f"{rate:,.0f} reminders/s",
+               note=f"{seconds:.1f} s{ratio}; duplicates {duplicates}, losses {losses}",
+               data={"seconds": seconds, "per_second": rate, "duplicates": duplicates,
+                     "losses": losses})
+
+
+# --- seeding ----------------------------------------------------------------------------------
+
+def seed(bench: Bench) -> list[Row]:
+    from django.core.management import call_command
+
+    from sessions.bulk_demo import bulk_patients, bulk_seed, bulk_tag
+    from sessions.demo import ensure_accounts
+
+    patients, per_patient = bench.args.patients, bench.args.sessions_per_patient
+    call_command("migrate", verbosity=0)
+    ensure_accounts()
+    present = bulk_patients(bulk_tag(SEED)).count()
+    if bench.args.reuse_data and present:
+        bench.facts["size"] = (present, per_patient)
+        return [Row(name="seed_demo --patients throughput", status="skipped",
+                    note=f"--reuse-data: {present:,} patients already loaded")]
+    print(f"bench: seeding {patients:,} patients × {per_patient} sessions …", flush=True)
+    result = bulk_seed(patients=patients, sessions_per_patient=per_patient, seed=SEED)
+    for size in HISTORY_SIZES:
+        bulk_seed(patients=1, sessions_per_patient=size, seed=SEED + size,
+                  tag=f"history{size}")
+    bench.facts["size"] = (patients, per_patient)
+    return [Row(name=f"seed_demo --patients {patients} --sessions-per-patient {per_patient}",
+                value=f"{result.rows_per_second:,.0f} rows/s",
+                note=f"{result.total_rows:,} rows in {result.seconds:.1f} s (COPY)",
+                data={"rows": result.rows, "seconds": result.seconds,
+                      "rows_per_second": result.rows_per_second})]
+
+
+def query_plans(bench: Bench) -> list[Row]:
+    """EXPLAIN ANALYZE of the queries behind the list pages, history and dispatcher."""
+    from bench.plans import explain_all
+
+    return [Row(name=f"plan: {name}", median_ms=round(ms, 2), value=access, note=detail)
+            for name, ms, access, detail in explain_all()]
+
+
+# Run in this order; each returns rows. Add new measurements here.
+MEASUREMENTS: list[Callable[[Bench], list[Row]]] = [
+    seed,
+    trivial_page,
+    patient_history,
+    dashboard,
+    patient_search,
+    admin_pages,
+    every_admin_changelist,
+    query_plans,
+    noop_tasks,
+    reminders_end_to_end,
+]
+
+
+# --- output -----------------------------------------------------------------------------------
+
+def table(rows: list[Row]) -> str:
+    def cell(value):
+        return "" if value is None else str(value)
+
+    lines = ["| measurement | median ms | p95 ms | queries | result | note |",
+             "|---|---:|---:|---:|---|---|"]
+    for row in rows:
+        result = row.value if row.status == "ok" else f"**{row.status}**"
+        lines.append(f"| {row.name} | {cell(row.median_ms)} | {cell(row.p95_ms)} | "
+                     f"{cell(row.queries)} | {result} | {row.note} |")
+    return "\n".join(lines)
+
+
+def _update_readme(markdown: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text:
+        sys.exit("bench: README.md has no bench table markers")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{markdown}\n{README_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true",
+                        help=f"{FULL_SIZE[0]:,} patients × {FULL_SIZE[1]} sessions")
+    parser.add_argument("--patients", type=int, default=None)
+    parser.add_argument("--sessions-per-patient", type=int, default=None)
+    parser.add_argument("--reuse-data", action="store_true",
+                        help="keep the bench database if already seeded (no seed timing)")
+    parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser.add_argument("--tasks", type=int, default=10_000, help="Celery tasks / reminders")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--random-page-cost", type=float, default=1.1,
+                        help="set on the bench database (PostgreSQL's default is 4)")
+    parser.add_argument("--only", default="", help="comma-separated measurement names")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--update-readme", action="store_true",
+                        help="replace the table between the bench markers in README.md")
+    args = parser.parse_args(argv)
+    size = FULL_SIZE if args.full else DEFAULT_SIZE
+    args.patients = args.patients or size[0]
+    args.sessions_per_patient = args.sessions_per_patient or size[1]
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    broker_url = os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL)
+    _check_services(database_url, broker_url)
+    _recreate_database(database_url, drop=not args.reuse_data,
+                       random_page_cost=args.random_page_cost)
+    _configure_environment(database_url, broker_url)
+    import django
+
+    django.setup()
+    bench = Bench(args=args, database_url=database_url, broker_url=broker_url)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    for measurement in MEASUREMENTS:
+        if only and measurement.__name__ not in only | {"seed"}:
+            continue
+        print(f"bench: {measurement.__name__} …", flush=True)
+        try:
+            rows = measurement(bench)
+        except Exception as error:  # one broken measurement must not hide the others
+            rows = [Row(name=measurement.__name__, status="failed",
+                        note=f"{type(error).__name__}: {error}")]
+        for row in rows:
+            if row.status == "not available yet":
+                print(f"bench: {row.name}: not available yet: {row.note}", flush=True)
+        bench.rows.extend(rows)
+
+    from django.db import connection
+
+    patients, per_patient = bench.facts.get("size", (args.patients, args.sessions_per_patient))
+    header = (f"{patients:,} patients × {per_patient} sessions on PostgreSQL "
+              f"{connection.pg_version // 10000} (random_page_cost {args.random_page_cost}), "
+              f"Redis broker; {os.cpu_count()} CPUs; "
+              f"{args.repeat} timed requests per page, in-process django.test.Client")
+    markdown = f"{header}\n\n{table(bench.rows)}"
+    print("\n" + markdown)
+    Path(args.json).write_text(json.dumps(
+        {"header": header, "rows": [asdict(row) for row in bench.rows]}, indent=2,
+        default=str))
+    Path(args.json).with_suffix(".md").write_text(markdown + "\n")
+    if args.update_readme:
+        _update_readme(markdown)
+    failed = [row.name for row in bench.rows if row.status == "failed"]
+    if failed:
+        print(f"bench: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The benchmark harness itself: rows it reports are real measurements of real pages, hooks
+for pages not built yet say why, and the table shows every row."""
+
+import argparse
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from bench import run
+from sessions.bulk_demo import bulk_seed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bench(db):
+    bulk_seed(patients=3, sessions_per_patient=4, seed=71)
+    for size in run.HISTORY_SIZES[:2]:
+        bulk_seed(patients=1, sessions_per_patient=size, seed=71 + size, tag=f"history{size}")
+    from sessions.demo import ensure_accounts
+
+    ensure_accounts()
+    args = argparse.Namespace(repeat=3, tasks=10, concurrency=1)
+    return run.Bench(args=args, database_url="", broker_url="")
+
+
+def test_a_page_row_has_timings_and_the_query_count(bench):
+    row = run.trivial_page(bench)[0]
+    assert row.status == "ok"
+    assert 0 < row.median_ms <= row.p95_ms
+    assert row.queries >= 2  # the session and the user, at least
+    assert bench.facts["trivial_ms"] == row.median_ms
+
+
+def test_every_admin_list_is_measured(bench):
+    from django.contrib import admin
+
+    rows = run.every_admin_changelist(bench)
+    assert len(rows) == len(admin.site._registry)
+    assert all(row.status == "ok" and row.queries for row in rows)
+
+
+def test_a_page_that_fails_is_reported_not_timed(bench):
+    with pytest.raises(RuntimeError, match="answered 404"):
+        run.measure_page(bench, "missing", "/admin/no-such-page/")
+
+
+def _url_exists(name, **kwargs):
+    try:
+        reverse(name, kwargs=kwargs or None)
+        return True
+    except NoReverseMatch:
+        return False
+
+
+def test_hooks_measure_a_page_once_it_exists_and_otherwise_say_why(bench):
+    rows = run.dashboard(bench) + run.patient_search(bench)
+    for row, exists in zip(rows, (_url_exists("dashboard"), _url_exists("patient_search")),
+                           strict=True):
+        if exists:
+            assert row.status == "ok" and row.median_ms is not None
+        else:
+            assert row.status == "not available yet"
+            assert "not merged" in row.note
+
+
+def test_table_lists_every_row_with_its_status():
+    rows = [run.Row(name="page", median_ms=1.5, p95_ms=2.0, queries=4, value="3 KiB"),
+            run.Row(name="later", status="not available yet", note="no URL")]
+    text = run.table(rows)
+    assert "| page | 1.5 | 2.0 | 4 | 3 KiB |  |" in text
+    assert "| later |  |  |  | **not available yet** | no URL |" in text
+
+
+def test_p95_of_twenty_timings_is_the_nineteenth():
+    assert run._p95([float(n) for n in range(1, 21)]) == 19.0
