@@ -1,8 +1,9 @@
-"""A local SMTP server (aiosmtpd) that keeps who each message was for: the reminders
-benchmark counts duplicates and losses from it."""
+"""A local SMTP server (aiosmtpd) that keeps who each message was for and its Message-ID: the
+reminders benchmark counts duplicates and losses from it."""
 
 import socket
 import threading
+from email.parser import BytesHeaderParser
 
 from aiosmtpd.controller import Controller
 
@@ -11,10 +12,15 @@ class _Handler:
     def __init__(self):
         self.lock = threading.Lock()
         self.rcpts: list[str] = []
+        self.message_ids: list[str] = []
+        self.parser = BytesHeaderParser()
 
     async def handle_DATA(self, server, session, envelope):
+        message_id = self.parser.parsebytes(envelope.original_content or envelope.content)[
+            "Message-ID"] or ""
         with self.lock:
             self.rcpts.extend(envelope.rcpt_tos)
+            self.message_ids.append(message_id.strip())
         return "250 OK"
 
 
@@ -38,3 +44,7 @@ class SmtpSink:
     def recipients(self) -> list[str]:
         with self.handler.lock:
             return list(self.handler.rcpts)
+
+    def message_ids(self) -> list[str]:
+        with self.handler.lock:
+            return list(self.handler.message_ids)

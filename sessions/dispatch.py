@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from sessions.mail_connection import email_connection_discard, shared_email_connection
 from sessions.models import Reminder, TreatmentSession
 from sessions.reminder_emails import UndeliverableError, message_id, reminder_email
 from sessions.reminders import PATIENT_KINDS, ReminderSettings, patient_can_receive
@@ -90,15 +91,17 @@ def _enqueue(ids: list[int]) -> tuple[int, int]:
     from sessions.tasks import reminder_send_task
 
     enqueued, failed = 0, []
-    for position, pk in enumerate(ids):
-        try:
-            reminder_send_task.apply_async(args=[pk], retry=False)
-            enqueued += 1
-        except (OperationalError, OSError) as error:  # broker down: release the rest
-            logger.warning("Broker unavailable, releasing %d claimed reminders: %s",
-                           len(ids) - position, error)
-            failed = ids[position:]
-            break
+    # One producer (one broker connection from the pool) for the whole batch, not one per task.
+    with reminder_send_task.app.producer_or_acquire() as producer:
+        for position, pk in enumerate(ids):
+            try:
+                reminder_send_task.apply_async(args=[pk], retry=False, producer=producer)
+                enqueued += 1
+            except (OperationalError, OSError) as error:  # broker down: release the rest
+                logger.warning("Broker unavailable, releasing %d claimed reminders: %s",
+                               len(ids) - position, error)
+                failed = ids[position:]
+                break
     released = 0
     if failed:
         released = Reminder.objects.filter(pk__in=failed, status=Status.SENDING,
@@ -225,11 +228,12 @@ def reminder_send(*, reminder_id: int) -> SendOutcome:
         return begun
     reminder = begun
     try:
-        reminder_email(reminder).send(fail_silently=False)
+        reminder_email(reminder, connection=shared_email_connection()).send(fail_silently=False)
     except UndeliverableError as error:
         _finish(reminder, status=Status.FAILED, last_error=str(error), attempt_started_at=None)
         return SendOutcome("failed", str(error))
     except (smtplib.SMTPException, OSError) as error:
+        email_connection_discard()  # its state after a failure is unknown: start afresh
         permanent, detail = classify_smtp_error(error)
         logger.warning("Reminder %s attempt %s: %s", reminder.pk, reminder.attempts, detail)
         if permanent or reminder.attempts >= config.max_attempts:

@@ -1,5 +1,6 @@
 import pytest
 
+from sessions.mail_connection import email_connection_discard
 from tests.support.smtp import FaultyHandler, SMTPServer
 
 
@@ -16,6 +17,7 @@ def smtp_server(settings):
         settings.EMAIL_USE_SSL = False
         settings.EMAIL_TIMEOUT = 1
         yield server
+    email_connection_discard()  # the next test's server may reuse this port
 
 
 @pytest.fixture
