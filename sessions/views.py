@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from audit.services import patient_access_record
 from clinic.permissions import CLINICAL_VIEW, requires
 from sessions import safety, selectors, services
 from sessions.forms import (
@@ -38,6 +39,14 @@ SESSION_CHANGE = "treatment_sessions.change_treatmentsession"
 
 def _can(request, permission: str) -> bool:
     return request.user.has_perm(permission)
+
+
+def _log_view(request, session, what: str) -> None:
+    """Access log (who opened which patient's record): every GET of a page showing it, like
+    the admin's record pages. A label only, never a clinical value."""
+    if request.method == "GET":
+        patient_access_record(request=request, patient=session.patient,
+                              what=f"{what}, session {session.pk}")
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -84,7 +93,9 @@ def _session_page(request, session, *, status=200, vital_form=None, side_effect_
 
 @requires(*CLINICAL_VIEW)
 def session_detail(request, pk: int):
-    return _session_page(request, selectors.session_get(session_id=pk))
+    session = selectors.session_get(session_id=pk)
+    _log_view(request, session, "session page")
+    return _session_page(request, session)
 
 
 @requires(*CLINICAL_VIEW, SESSION_CHANGE)
@@ -231,6 +242,7 @@ def session_step(request, pk: int, step: str):
     if not _can(request, f"treatment_sessions.add_{STEP_MODELS[step]}"):
         raise PermissionDenied
     session = selectors.session_get(session_id=pk)
+    _log_view(request, session, f"step page: {step}")
     refusal = _step_refusal(session, step)
     context = {"session": session, "patient": session.patient, "step": step,
                "step_label": STEP_LABELS[step], "refusal": refusal,
@@ -285,7 +297,10 @@ def _rems_page(request, session, *, form=None, status=200):
 
 @requires(*REMS_VIEW)
 def rems_record(request, pk: int):
-    return _rems_page(request, selectors.session_get(session_id=pk))
+    session = selectors.session_get(session_id=pk)
+    if session.course.drug == Drug.ESKETAMINE:  # otherwise a 404: nothing shown
+        _log_view(request, session, "REMS monitoring record")
+    return _rems_page(request, session)
 
 
 @requires(*REMS_VIEW, "treatment_sessions.change_monitoring")
