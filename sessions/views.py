@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit.services import patient_access_record
+from audit.versioning import stale_message
 from clinic.permissions import CLINICAL_VIEW, requires
 from sessions import safety, selectors, services
 from sessions.forms import (
@@ -210,11 +211,15 @@ def _step_refusal(session, step: str) -> str | None:
 
 def _form_for(step: str, request, session, data=None):
     form_class = STEP_FORMS[step]
+    # The new record belongs to this session: the form refuses it as stale if a colleague
+    # recorded the step after this page was opened (audit.forms.OneToOneVersionedModelForm).
+    instance = form_class._meta.model(session=session)
     if step == "evaluation":
-        return form_class(data, can_override=_can(request, services.OVERRIDE_PERMISSION))
+        return form_class(data, instance=instance,
+                          can_override=_can(request, services.OVERRIDE_PERMISSION))
     if step == "administration":
-        return form_class(data, session=session)
-    return form_class(data)
+        return form_class(data, instance=instance, session=session)
+    return form_class(data, instance=instance)
 
 
 def _evaluation_findings(session, form) -> list[safety.Finding] | None:
@@ -241,9 +246,15 @@ def session_step(request, pk: int, step: str):
         raise Http404("No such step.")
     if not _can(request, f"treatment_sessions.add_{STEP_MODELS[step]}"):
         raise PermissionDenied
+    if request.method == "POST":
+        services.session_lock(session_id=pk)
     session = selectors.session_get(session_id=pk)
     _log_view(request, session, f"step page: {step}")
     refusal = _step_refusal(session, step)
+    recorded = session.step_record(step)
+    if request.method == "POST" and recorded is not None:
+        # Posted from a page opened before a colleague recorded this step: say who and when.
+        refusal = stale_message(recorded)
     context = {"session": session, "patient": session.patient, "step": step,
                "step_label": STEP_LABELS[step], "refusal": refusal,
                "steps": [(code, STEP_LABELS[code], session.step_record(code))
