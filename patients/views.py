@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from audit.services import patient_access_record
 from clinic.permissions import CLINICAL_VIEW, requires
 from patients import selectors
 from patients.forms import PatientSearchForm
@@ -41,6 +42,7 @@ def patient_search(request):
 @requires(*CLINICAL_VIEW)
 def patient_history(request, pk: int):
     history = selectors.patient_history(patient_id=pk)
+    patient_access_record(request=request, patient=history.patient, what="patient history")
     # Charts cover every session; the timeline shows a page of them, so a patient with
     # hundreds of sessions still renders quickly (the queries are the same either way).
     timeline = Paginator(history.sessions, settings.HISTORY_TIMELINE_PAGE_SIZE).get_page(
@@ -71,6 +73,7 @@ def _csv_response(filename: str, header, rows) -> HttpResponse:
 @requires(*CLINICAL_VIEW)
 def patient_sessions_csv(request, pk: int):
     patient = get_object_or_404(Patient, pk=pk)
+    patient_access_record(request=request, patient=patient, what="sessions CSV export")
     return _csv_response(f"{patient.mrn}-sessions.csv", SESSION_CSV_HEADER,
                          sessions_csv_rows(patient=patient))
 
@@ -78,5 +81,6 @@ def patient_sessions_csv(request, pk: int):
 @requires(*CLINICAL_VIEW)
 def patient_side_effects_csv(request, pk: int):
     patient = get_object_or_404(Patient, pk=pk)
+    patient_access_record(request=request, patient=patient, what="side effects CSV export")
     return _csv_response(f"{patient.mrn}-side-effects.csv", SIDE_EFFECT_CSV_HEADER,
                          side_effects_csv_rows(patient=patient))

@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from audit.forms import OneToOneVersionedModelForm
 from sessions.models import (
     GAD7_FIELDS,
     PHQ9_FIELDS,
@@ -49,7 +50,7 @@ def _now_local():
     return timezone.localtime().replace(second=0, microsecond=0)
 
 
-class ConsultationForm(forms.ModelForm):
+class ConsultationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Consultation
         fields = ("mental_health_history", "current_symptoms", "panic_concerns",
@@ -58,7 +59,7 @@ class ConsultationForm(forms.ModelForm):
                    "current_symptoms": forms.Textarea(attrs={"rows": 2})}
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Evaluation
         fields = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_percent",
@@ -75,7 +76,7 @@ class EvaluationForm(forms.ModelForm):
             del self.fields["override_reason"]
 
 
-class ExpectationsForm(forms.ModelForm):
+class ExpectationsForm(OneToOneVersionedModelForm):
     class Meta:
         model = ExpectationSetting
         fields = ("consent_signed", "side_effects_explained", "plan_deep_breathing",
@@ -84,7 +85,7 @@ class ExpectationsForm(forms.ModelForm):
         widgets = {"anxiety_plan_notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class AdministrationForm(forms.ModelForm):
+class AdministrationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Administration
         fields = ("drug", "route", "dose_mg", "started_at", "ended_at", "lot_number", "notes")
@@ -98,7 +99,7 @@ class AdministrationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
 
 
-class MonitoringForm(forms.ModelForm):
+class MonitoringForm(OneToOneVersionedModelForm):
     class Meta:
         model = Monitoring
         fields = ("discharged_at", "cadss_score", "moaas_score", "discharge_criteria_met",

@@ -468,3 +468,11 @@ def monitoring_rems_submit(*, monitoring: Monitoring, submitted_on) -> Monitorin
     monitoring.rems_submitted_on = submitted_on
     monitoring.save(update_fields=["rems_submitted_on", "updated_at"])
     return monitoring
+
+
+def session_lock(*, session_id: int) -> None:
+    """Hold the session's row for the rest of the transaction (the request's, with
+    ATOMIC_REQUESTS): two step pages posted at once for one session are then checked and saved
+    one after the other, so the second sees the first's record and is refused as stale instead
+    of overwriting it."""
+    TreatmentSession.objects.select_for_update().filter(pk=session_id).exists()

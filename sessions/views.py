@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from audit.services import patient_access_record
+from audit.versioning import stale_message
 from clinic.permissions import CLINICAL_VIEW, requires
 from sessions import safety, selectors, services
 from sessions.forms import (
@@ -38,6 +40,14 @@ SESSION_CHANGE = "treatment_sessions.change_treatmentsession"
 
 def _can(request, permission: str) -> bool:
     return request.user.has_perm(permission)
+
+
+def _log_view(request, session, what: str) -> None:
+    """Access log (who opened which patient's record): every GET of a page showing it, like
+    the admin's record pages. A label only, never a clinical value."""
+    if request.method == "GET":
+        patient_access_record(request=request, patient=session.patient,
+                              what=f"{what}, session {session.pk}")
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -84,7 +94,9 @@ def _session_page(request, session, *, status=200, vital_form=None, side_effect_
 
 @requires(*CLINICAL_VIEW)
 def session_detail(request, pk: int):
-    return _session_page(request, selectors.session_get(session_id=pk))
+    session = selectors.session_get(session_id=pk)
+    _log_view(request, session, "session page")
+    return _session_page(request, session)
 
 
 @requires(*CLINICAL_VIEW, SESSION_CHANGE)
@@ -199,11 +211,15 @@ def _step_refusal(session, step: str) -> str | None:
 
 def _form_for(step: str, request, session, data=None):
     form_class = STEP_FORMS[step]
+    # The new record belongs to this session: the form refuses it as stale if a colleague
+    # recorded the step after this page was opened (audit.forms.OneToOneVersionedModelForm).
+    instance = form_class._meta.model(session=session)
     if step == "evaluation":
-        return form_class(data, can_override=_can(request, services.OVERRIDE_PERMISSION))
+        return form_class(data, instance=instance,
+                          can_override=_can(request, services.OVERRIDE_PERMISSION))
     if step == "administration":
-        return form_class(data, session=session)
-    return form_class(data)
+        return form_class(data, instance=instance, session=session)
+    return form_class(data, instance=instance)
 
 
 def _evaluation_findings(session, form) -> list[safety.Finding] | None:
@@ -230,8 +246,15 @@ def session_step(request, pk: int, step: str):
         raise Http404("No such step.")
     if not _can(request, f"treatment_sessions.add_{STEP_MODELS[step]}"):
         raise PermissionDenied
+    if request.method == "POST":
+        services.session_lock(session_id=pk)
     session = selectors.session_get(session_id=pk)
+    _log_view(request, session, f"step page: {step}")
     refusal = _step_refusal(session, step)
+    recorded = session.step_record(step)
+    if request.method == "POST" and recorded is not None:
+        # Posted from a page opened before a colleague recorded this step: say who and when.
+        refusal = stale_message(recorded)
     context = {"session": session, "patient": session.patient, "step": step,
                "step_label": STEP_LABELS[step], "refusal": refusal,
                "steps": [(code, STEP_LABELS[code], session.step_record(code))
@@ -285,7 +308,10 @@ def _rems_page(request, session, *, form=None, status=200):
 
 @requires(*REMS_VIEW)
 def rems_record(request, pk: int):
-    return _rems_page(request, selectors.session_get(session_id=pk))
+    session = selectors.session_get(session_id=pk)
+    if session.course.drug == Drug.ESKETAMINE:  # otherwise a 404: nothing shown
+        _log_view(request, session, "REMS monitoring record")
+    return _rems_page(request, session)
 
 
 @requires(*REMS_VIEW, "treatment_sessions.change_monitoring")

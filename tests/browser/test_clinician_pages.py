@@ -9,6 +9,7 @@ from django.utils import timezone
 from sessions.models import Administration, TreatmentSession
 from tests.factories import SessionFactory, UserFactory
 from tests.pages import complete_session
+from tests.security.totp import confirmed_totp_device, current_code
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 PASSWORD = "correct-horse-battery-9"  # tests.factories.UserFactory
@@ -16,16 +17,22 @@ PASSWORD = "correct-horse-battery-9"  # tests.factories.UserFactory
 
 @pytest.fixture
 def staff(transactional_db):
-    return {"nurse": UserFactory(username="nurse1", role="Nurse"),
-            "clinician": UserFactory(username="clinician1", role="Clinician")}
+    clinician = UserFactory(username="clinician1", role="Clinician")
+    # Clinicians enter a TOTP code after the password: their authenticator app, enrolled.
+    clinician.authenticator = confirmed_totp_device(clinician)
+    return {"nurse": UserFactory(username="nurse1", role="Nurse"), "clinician": clinician}
 
 
-def log_in(page, live_server, username):
+def log_in(page, live_server, user):
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
-    page.fill("#id_username", username)
+    page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
+    if getattr(user, "authenticator", None) is not None:
+        page.wait_for_url("**/security/2fa/verify/**")
+        page.fill("#id_token", current_code(user.authenticator))
+        page.click("input[type=submit][value=Verify]")
     page.wait_for_selector("text=Today,")
 
 
@@ -44,7 +51,7 @@ def test_search_a_patient_and_read_the_history_with_charts(page, live_server, st
     complete_session(second, advance=advance, nurse=staff["nurse"],
                      consultation={"phq9_item_1": 0, "phq9_item_2": 0})
 
-    log_in(page, live_server, "clinician1")
+    log_in(page, live_server, staff["clinician"])
     page.click("text=Patients")
     page.fill("#id_q", "quill")
     page.click("button:has-text('Search')")
@@ -66,7 +73,7 @@ def test_search_a_patient_and_read_the_history_with_charts(page, live_server, st
 def test_log_a_complete_session_through_the_five_steps(page, live_server, staff):
     session = SessionFactory(course__responsible_clinician=staff["clinician"],
                              scheduled_at=timezone.now())
-    log_in(page, live_server, "clinician1")
+    log_in(page, live_server, staff["clinician"])
     page.goto(f"{live_server.url}/sessions/{session.pk}/")
 
     page.click("#next-step")  # consultation
@@ -128,7 +135,7 @@ def test_log_a_complete_session_through_the_five_steps(page, live_server, staff)
 def test_administration_before_clearing_shows_the_refusal(page, live_server, staff, advance):
     session = SessionFactory(course__responsible_clinician=staff["clinician"])
     advance(session, through="expectations", evaluation={"decision": "held"})
-    log_in(page, live_server, "nurse1")
+    log_in(page, live_server, staff["nurse"])
     page.goto(f"{live_server.url}/sessions/{session.pk}/step/administration/")
     page.fill("#id_dose_mg", "40")
     page.fill("#id_lot_number", "LOT-2")

@@ -3,6 +3,7 @@ headers (CSP without unsafe-inline, no-store for anything a logged-in user sees)
 clinic's own checks catch what check --deploy does not."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -123,6 +124,37 @@ def test_every_page_a_logged_in_user_sees_is_no_store_with_a_strict_csp():
         assert response["X-Frame-Options"] == "DENY", label
         assert "max-age=31536000" in response["Strict-Transport-Security"], label
     assert pages >= 100
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<[^>]+\sstyle=|<style[\s>]", re.IGNORECASE)
+
+
+@pytest.mark.django_db
+def test_the_clinic_pages_have_no_inline_script_or_style_the_csp_would_block():
+    """The CSP refuses inline scripts and styles, so the browser would drop them: the pages
+    (clinician pages, login, public opt-out; the admin is Django's own) must not rely on any.
+    A JSON data block (json_script) is not a script and is allowed."""
+    objects = build_dataset()
+    clients = {"anonymous": Client(), "superuser": Client()}
+    clients["superuser"].force_login(UserFactory(username="inline-root", is_superuser=True))
+    pages = 0
+    for label, url, _ in concrete_requests(objects):
+        if url.startswith("/admin/"):
+            continue
+        for who, client in clients.items():
+            response = client.get(url, secure=True)
+            if (response.status_code != 200
+                    or not response["Content-Type"].startswith("text/html")):
+                continue
+            pages += 1
+            content = response.content.decode()
+            scripts = [m.group(0) for m in INLINE_SCRIPT.finditer(content)
+                       if "application/json" not in m.group(0)]
+            assert not scripts, f"{label} {url} as {who}: inline script {scripts[0]!r}"
+            style = INLINE_STYLE.search(content)
+            assert not style, f"{label} {url} as {who}: inline style {style.group(0)!r}"
+    assert pages >= 15
 
 
 @pytest.mark.django_db

@@ -15,6 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from patients.models import Patient
+from sessions.models import STEP_CODES, Drug, SideEffectObservation, TreatmentSession
+from sessions.reminder_emails import opt_out_token
 from tests.factories import UserFactory
 from tests.security.dataset import ROLES, build_dataset
 from tests.urlwalk import admin_model_route, walk
@@ -84,6 +86,8 @@ class Expect:
 
 
 LOGGED_IN_REDIRECT = {role: REDIRECT for role in STAFF}
+CLINICAL = frozenset({NURSE, CLIN, SUPER})  # README: "the five steps, vitals, side effects"
+CLINICAL_POST_ONLY = Expect(shown=NOBODY, otherwise=dict.fromkeys(CLINICAL, METHOD_NOT_ALLOWED))
 OTHER_URLS = {
     "admin:index": Expect(shown=STAFF),
     "admin:login": Expect(shown=frozenset({ANON}), otherwise=LOGGED_IN_REDIRECT),
@@ -106,6 +110,35 @@ OTHER_URLS = {
     "security:setup": Expect(shown=STAFF),
     "security:backup_codes": Expect(shown=frozenset({CLIN, CADMIN, SUPER}),
                                     otherwise={FD: REDIRECT, NURSE: REDIRECT}),
+    # --- public: a load balancer's liveness probe; a patient's signed opt-out link ----------
+    "healthz": Expect(shown=STAFF | {ANON}),
+    "reminder_opt_out": Expect(shown=STAFF | {ANON}),  # a GET shows a button, changes nothing
+    # --- login, logout, passwords (accounts/) ------------------------------------------------
+    "login": Expect(shown=frozenset({ANON}), otherwise=LOGGED_IN_REDIRECT),
+    "logout": Expect(shown=NOBODY, default=METHOD_NOT_ALLOWED),  # POST only, for everyone
+    "password_change": Expect(shown=STAFF),
+    "password_change_done": Expect(shown=STAFF),
+    "password_reset": Expect(shown=STAFF | {ANON}),
+    "password_reset_done": Expect(shown=STAFF | {ANON}),
+    "password_reset_confirm": Expect(shown=STAFF | {ANON}),  # a bad link: "invalid", 200
+    "password_reset_complete": Expect(shown=STAFF | {ANON}),
+    # --- clinician pages: the schedule for whoever schedules; clinical pages for nurses and
+    # clinicians only; the clinic admin sees no patient records at all --------------------
+    "dashboard": Expect(shown=frozenset({FD, NURSE, CLIN, SUPER})),
+    "patient_search": Expect(shown=frozenset({FD, NURSE, CLIN, SUPER})),
+    "patient_history": Expect(shown=CLINICAL),
+    "patient_sessions_csv": Expect(shown=CLINICAL),
+    "patient_side_effects_csv": Expect(shown=CLINICAL),
+    "session_detail": Expect(shown=CLINICAL),
+    "session_step": Expect(shown=CLINICAL),
+    "rems_record": Expect(shown=CLINICAL),
+    # POST-only actions: a GET is 405 for those allowed, refused for everyone else.
+    "session_start": CLINICAL_POST_ONLY,
+    "session_cancel": CLINICAL_POST_ONLY,
+    "vital_sign_add": CLINICAL_POST_ONLY,
+    "side_effect_add": CLINICAL_POST_ONLY,
+    "side_effect_update": CLINICAL_POST_ONLY,
+    "rems_submit": CLINICAL_POST_ONLY,
 }
 APP_LIST = {  # admin:app_list per app label: who sees at least one model of the app
     "auth": frozenset({CADMIN, SUPER}),
@@ -114,6 +147,42 @@ APP_LIST = {  # admin:app_list per app label: who sees at least one model of the
     "audit": frozenset({CADMIN, SUPER}),
     "axes": frozenset({CADMIN, SUPER}),
     "otp_totp": frozenset({SUPER}),
+}
+
+
+def _rems_session(objects):
+    """An esketamine session with monitoring closed: the one whose REMS record exists."""
+    session = (TreatmentSession.objects.filter(course__drug=Drug.ESKETAMINE,
+                                               monitoring__isnull=False)
+               .order_by("pk").first())
+    assert session is not None, "seed_demo should complete an esketamine session"
+    return session
+
+
+def _observed_session(objects):
+    observation = objects[SideEffectObservation]
+    return observation.session
+
+
+URL_ARGUMENTS = {  # URL name -> objects -> [kwargs], for the non-admin pages with arguments
+    "reminder_opt_out": lambda o: [{"token": opt_out_token(o[Patient])}],
+    "password_reset_confirm": lambda o: [{"uidb64": "MQ", "token": "set-password"}],
+    "patient_history": lambda o: [{"pk": o[Patient].pk}],
+    "patient_sessions_csv": lambda o: [{"pk": o[Patient].pk}],
+    "patient_side_effects_csv": lambda o: [{"pk": o[Patient].pk}],
+    "session_detail": lambda o: [{"pk": _rems_session(o).pk}],
+    # Every step: the recorded ones (read back) and, on an open session, the next one (form).
+    "session_step": lambda o: [
+        {"pk": session.pk, "step": step}
+        for session in (_rems_session(o), o[TreatmentSession]) for step in STEP_CODES],
+    "rems_record": lambda o: [{"pk": _rems_session(o).pk}],
+    "session_start": lambda o: [{"pk": o[TreatmentSession].pk}],
+    "session_cancel": lambda o: [{"pk": o[TreatmentSession].pk}],
+    "vital_sign_add": lambda o: [{"pk": o[TreatmentSession].pk}],
+    "side_effect_add": lambda o: [{"pk": o[TreatmentSession].pk}],
+    "side_effect_update": lambda o: [{"pk": _observed_session(o).pk,
+                                      "observation_pk": o[SideEffectObservation].pk}],
+    "rems_submit": lambda o: [{"pk": _rems_session(o).pk}],
 }
 
 
@@ -172,9 +241,14 @@ def concrete_requests(objects):
                 "object_id": patient.pk})
             yield route.key, url, OTHER_URLS[route.key]
         elif route.key in OTHER_URLS:
-            assert not route.kwarg_names, f"give {route.key} its URL arguments in the walk"
             expect = OTHER_URLS[route.key]
-            yield route.key, reverse(route.name) + expect.query, expect
+            if not route.kwarg_names:
+                yield route.key, reverse(route.name) + expect.query, expect
+                continue
+            assert route.key in URL_ARGUMENTS, (
+                f"give {route.key} its URL arguments in URL_ARGUMENTS")
+            for kwargs in URL_ARGUMENTS[route.key](objects):
+                yield route.key, reverse(route.name, kwargs=kwargs) + expect.query, expect
         else:
             unknown.append(route)
     assert not unknown, (

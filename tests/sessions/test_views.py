@@ -4,6 +4,7 @@ A refused action shows its reason on the form and changes nothing."""
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -82,7 +83,8 @@ def test_login_page_logs_in_and_lands_on_the_dashboard(client, nurse):
                                               "password": "correct-horse-battery-9"},
                            follow=True)
     assert response.redirect_chain[-1][0] == reverse("dashboard")
-    bad = client.post(reverse("login"), {"username": "nurse1", "password": "wrong"})
+    # A logged-in user is sent on to the dashboard; a wrong password is refused elsewhere.
+    bad = Client().post(reverse("login"), {"username": "nurse1", "password": "wrong"})
     assert "Please enter a correct username and password" in bad.content.decode()
 
 
