@@ -26,7 +26,7 @@ migrate: install
 ## make run: set up, migrate the embedded SQLite database, load demo data, start web+worker+beat
 run: migrate
 	DEBUG=1 $(PY) manage.py seed_demo
-	@echo "Starting web (http://127.0.0.1:8000/admin/), Celery worker and beat. Ctrl-C stops all."
+	@echo "Starting web (http://127.0.0.1:8000/ and /admin/), Celery worker and beat. Ctrl-C stops all."
 	DEBUG=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
 lint: install
