@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 
 from audit.append_only import is_history_model
 from audit.models import PatientAccess
+from sessions.forms import (
+    STEP_FORMS,
+    CancelForm,
+    RemsSubmitForm,
+    SideEffectForm,
+    SideEffectUpdateForm,
+    VitalSignForm,
+)
 from sessions.models import TreatmentSession
-from tests.admin_forms import form_data
+from tests.admin_forms import _field_items, form_data
 from tests.factories import UserFactory
 from tests.security.dataset import build_dataset
 from tests.security.test_url_permissions import concrete_requests
@@ -291,4 +299,57 @@ def test_generated_hostile_posts_never_cause_a_5xx_nor_a_change_when_rejected(
     response = client.post(url, post)
     assert response.status_code < 500, f"{label}: {response.status_code}"
     if response.status_code != 302:  # rejected: the form again with its errors, or a 400
+        assert db_fingerprint() == before, f"{label}: a rejected POST changed the database"
+
+
+# --- the clinician pages' forms, generated the same way --------------------------------------
+
+# POST-only actions on the session page: the form each one binds.
+PAGE_POST_FORMS = {
+    "session_cancel": CancelForm,
+    "vital_sign_add": VitalSignForm,
+    "side_effect_add": SideEffectForm,
+    "side_effect_update": SideEffectUpdateForm,
+    "rems_submit": RemsSubmitForm,
+}
+
+
+@pytest.fixture
+def page_forms(root_client, dataset):
+    """Every form of the clinician pages: the step pages as rendered, the POST-only actions
+    with the fields of their form."""
+    forms = []
+    for label, url, _ in concrete_requests(dataset):
+        if label == "session_step":
+            page = root_client.get(url)
+            if page.status_code == 200 and "form" in page.context:  # the next step: as shown
+                forms.append((label, url, dict(_field_items(page.context["form"]))))
+            else:  # a step not open on this session: post its form's fields anyway
+                step = url.rstrip("/").rsplit("/", 1)[-1]
+                forms.append((label, url, dict.fromkeys(STEP_FORMS[step].base_fields, "")))
+        elif label in PAGE_POST_FORMS:
+            forms.append((label, url, dict.fromkeys(PAGE_POST_FORMS[label].base_fields, "")))
+    assert {label for label, _, _ in forms} >= {"session_step", *PAGE_POST_FORMS}
+    return forms
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_hostile_posts_to_the_clinician_pages_never_cause_a_5xx_nor_a_change(
+        data, page_forms, root_client):
+    label, url, valid = data.draw(st.sampled_from(page_forms), label="form")
+    post = dict(valid)
+    keys = sorted(post) or ["anything"]
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=6, unique=True),
+                         label="mutated fields"):
+        post[key] = data.draw(st.one_of(hostile_value, st.lists(hostile_value, max_size=3)))
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=2, unique=True),
+                         label="dropped fields"):
+        post.pop(key, None)
+
+    before = db_fingerprint()
+    response = root_client.post(url, post)
+    assert response.status_code < 500, f"{label}: {response.status_code}"
+    if response.status_code != 302:  # rejected: the form again with its errors
         assert db_fingerprint() == before, f"{label}: a rejected POST changed the database"
