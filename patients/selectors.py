@@ -6,18 +6,25 @@ number of sessions (tests/patients/test_history_queries.py holds it to that).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Window
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from patients.models import Condition, Medication, Patient
 from patients.risk import RiskFlags, risk_flags
+from sessions import scales
 from sessions.models import (
+    GAD7_FIELDS,
+    PHQ9_FIELDS,
     STEP_CODES,
     STEP_LABELS,
+    Evaluation,
     FollowUp,
     Reminder,
     SideEffectObservation,
@@ -94,21 +101,53 @@ def age_on(born: date, today: date) -> int:
 
 
 # --- history ---------------------------------------------------------------------------------
+#
+# The history of a patient with hundreds of sessions must render as fast as one with a few.
+# So the page never builds model instances for every session: the charts (every session) come
+# from two narrow value queries, and only the sessions of the timeline page being shown (a few
+# recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole, with their steps, vitals and side
+# effects. The timeline entries carry their display text ready-made, so the template only
+# places it (template lookups and number localisation dominated the render before).
+
+BloodPressure = tuple[int, int]  # (systolic mmHg, diastolic mmHg)
+# The side lists of the history show the newest few; a patient of many years has hundreds
+# of follow-ups and reminders (the admin and the CSV exports have them all).
+HISTORY_COURSES_SHOWN = 10
+HISTORY_FOLLOW_UPS_SHOWN = 10
+HISTORY_REMINDERS_SHOWN = 10
+
+
+def blood_pressure_baseline_and_peak(
+    vitals: Iterable[tuple[str, int, int]], *, evaluation_bp: BloodPressure | None,
+) -> tuple[BloodPressure | None, BloodPressure | None]:
+    """Baseline: the last pre-dose reading, else the evaluation's. Peak: the highest reading
+    after dosing (by systolic, then diastolic). `vitals` are (phase, systolic, diastolic) in
+    the order they were measured."""
+    baseline, peak = evaluation_bp, None
+    last_pre_dose = None
+    for phase, systolic, diastolic in vitals:
+        if phase == VitalSign.Phase.PRE_DOSE:
+            last_pre_dose = (systolic, diastolic)
+        elif peak is None or (systolic, diastolic) > peak:
+            peak = (systolic, diastolic)
+    return last_pre_dose or baseline, peak
+
 
 @dataclass(frozen=True)
-class SessionSummary:
-    """One session of the timeline, with what the page derives from it."""
+class TimelineEntry:
+    """One session of the timeline, with the text the page shows for it."""
 
     session: TreatmentSession
-    steps: list[tuple[str, object]]  # (label, step record or None), in workflow order
-    vitals: list[VitalSign]
-    side_effects: list[SideEffectObservation]
-    baseline_bp: tuple[int, int] | None
-    peak_bp: tuple[int, int] | None
-
-    @property
-    def administration(self):
-        return self.session.step_record("administration")
+    when: str
+    steps: list[tuple[str, bool]]  # (label, recorded?), in workflow order
+    consultation: dict | None
+    evaluation: dict | None
+    administration: dict | None
+    monitoring: dict | None
+    vitals: list[dict]
+    side_effects: list[dict]
+    baseline_bp: BloodPressure | None
+    peak_bp: BloodPressure | None
 
 
 @dataclass
@@ -120,88 +159,184 @@ class PatientHistory:
     medications: list[Medication]
     current_findings: list[dict]
     current_findings_on: datetime | None
-    courses: list[TreatmentCourse]
-    sessions: list[SessionSummary]  # newest first
-    follow_ups: list[FollowUp]
-    reminders: list[Reminder]
+    courses: list[TreatmentCourse]  # newest first, at most HISTORY_COURSES_SHOWN
+    course_count: int
+    timeline: Page  # a page of TimelineEntry, newest first
+    session_count: int
+    follow_ups: list[FollowUp]  # newest due date first, at most HISTORY_FOLLOW_UPS_SHOWN
+    follow_up_count: int
+    reminders: list[Reminder]  # newest first, at most HISTORY_REMINDERS_SHOWN
+    reminder_count: int
     chart: dict = field(default_factory=dict)
 
 
-def _summary(session: TreatmentSession) -> SessionSummary:
-    vitals = list(session.vital_signs.all())
+def _local(moment: datetime | None, fmt: str) -> str:
+    return dateformat.format(timezone.localtime(moment), fmt) if moment else ""
+
+
+def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
+                    side_effects: list[SideEffectObservation]) -> TimelineEntry:
+    consultation = session.step_record("consultation")
     evaluation = session.step_record("evaluation")
-    pre_dose = [v for v in vitals if v.phase == VitalSign.Phase.PRE_DOSE]
-    baseline_source = pre_dose[-1] if pre_dose else evaluation
-    baseline = ((baseline_source.systolic_mmhg, baseline_source.diastolic_mmhg)
-                if baseline_source else None)
-    after_dose = [v for v in vitals if v.phase != VitalSign.Phase.PRE_DOSE]
-    peak_source = max(after_dose, key=lambda v: (v.systolic_mmhg, v.diastolic_mmhg),
-                      default=None)
-    peak = (peak_source.systolic_mmhg, peak_source.diastolic_mmhg) if peak_source else None
-    return SessionSummary(
+    administration = session.step_record("administration")
+    monitoring = session.step_record("monitoring")
+    baseline, peak = blood_pressure_baseline_and_peak(
+        ((v.phase, v.systolic_mmhg, v.diastolic_mmhg) for v in vitals),
+        evaluation_bp=((evaluation.systolic_mmhg, evaluation.diastolic_mmhg)
+                       if evaluation else None))
+    return TimelineEntry(
         session=session,
-        steps=[(STEP_LABELS[code], session.step_record(code)) for code in STEP_CODES],
-        vitals=vitals, side_effects=list(session.side_effects.all()),
+        when=_local(session.scheduled_at, "D j M Y, H:i"),
+        steps=[(STEP_LABELS[code], session.step_record(code) is not None)
+               for code in STEP_CODES],
+        consultation=consultation and {
+            "phq9_total": consultation.phq9_total,
+            "phq9_band": consultation.phq9_band.label.lower(),
+            "gad7_total": consultation.gad7_total,
+            "self_harm": consultation.self_harm_flag,
+            "panic_attacks": consultation.panic_attacks_since_last_session,
+        },
+        evaluation=evaluation and {
+            "decision": evaluation.get_decision_display().lower(),
+            "blocked": evaluation.blocked,
+            "overridden": bool(evaluation.override_reason),
+        },
+        administration=administration and {
+            "drug": administration.get_drug_display(),
+            "dose_mg": str(administration.dose_mg),
+            "dose_mg_per_kg": str(administration.dose_mg_per_kg),
+            "route": administration.get_route_display().lower(),
+            "lot_number": administration.lot_number,
+        },
+        monitoring=monitoring and {
+            "observation_minutes": str(monitoring.observation_minutes),
+            "cadss": str(monitoring.cadss_score),
+            "moaas": str(monitoring.moaas_score),
+            "discharged_with": monitoring.discharged_with,
+        },
+        vitals=[{
+            "time": _local(v.measured_at, "H:i"),
+            "phase": v.get_phase_display(),
+            "blood_pressure": f"{v.systolic_mmhg}/{v.diastolic_mmhg}",
+            "heart_rate": "–" if v.heart_rate_bpm is None else str(v.heart_rate_bpm),
+            "spo2": "–" if v.spo2_percent is None else str(v.spo2_percent),
+            "flags": [flag["code"] for flag in v.flags],
+        } for v in vitals],
+        side_effects=[{
+            "symptom": o.symptom.name,
+            "severity": o.get_severity_display(),
+            "alert": o.needs_clinician_alert,
+            "serious": o.is_serious,
+            "intervention": o.get_intervention_display().lower(),
+            "resolved": _local(o.resolved_at, "H:i"),
+        } for o in side_effects],
         baseline_bp=baseline, peak_bp=peak,
     )
 
 
-def _chart_data(summaries: list[SessionSummary]) -> dict:
-    """Series over sessions, oldest first, for static/js/history-charts.js (json_script)."""
-    points = [s for s in reversed(summaries)
-              if s.session.step_record("consultation") or s.session.step_record("monitoring")]
+CHART_ITEM_FIELDS = ("consultation__id", "monitoring__cadss_score",
+                     *(f"consultation__{name}" for name in PHQ9_FIELDS + GAD7_FIELDS))
+
+
+def _chart_series(session_rows: list[tuple], bp_by_session: dict[int, tuple]) -> dict:
+    """Series over sessions, oldest first, for static/js/history-charts.js (json_script).
+    A session appears once its consultation (or monitoring) is recorded."""
     labels, phq9, gad7, cadss = [], [], [], []
     baseline_sys, baseline_dia, peak_sys, peak_dia = [], [], [], []
-    for summary in points:
-        session = summary.session
-        consultation = session.step_record("consultation")
-        monitoring = session.step_record("monitoring")
-        labels.append(timezone.localtime(session.scheduled_at).strftime("%Y-%m-%d"))
-        phq9.append(consultation.phq9_total if consultation else None)
-        gad7.append(consultation.gad7_total if consultation else None)
-        cadss.append(monitoring.cadss_score if monitoring else None)
-        baseline_sys.append(summary.baseline_bp[0] if summary.baseline_bp else None)
-        baseline_dia.append(summary.baseline_bp[1] if summary.baseline_bp else None)
-        peak_sys.append(summary.peak_bp[0] if summary.peak_bp else None)
-        peak_dia.append(summary.peak_bp[1] if summary.peak_bp else None)
+    nine, seven = len(PHQ9_FIELDS), len(GAD7_FIELDS)
+    for pk, scheduled_at, consultation_id, cadss_score, *items in reversed(session_rows):
+        if consultation_id is None and cadss_score is None:
+            continue
+        baseline, peak = bp_by_session[pk]
+        labels.append(timezone.localtime(scheduled_at).strftime("%Y-%m-%d"))
+        has_scores = consultation_id is not None
+        phq9.append(scales.phq9_total(items[:nine]) if has_scores else None)
+        gad7.append(scales.gad7_total(items[nine:nine + seven]) if has_scores else None)
+        cadss.append(cadss_score)
+        baseline_sys.append(baseline[0] if baseline else None)
+        baseline_dia.append(baseline[1] if baseline else None)
+        peak_sys.append(peak[0] if peak else None)
+        peak_dia.append(peak[1] if peak else None)
     return {"labels": labels, "phq9": phq9, "gad7": gad7, "cadss": cadss,
             "baseline_systolic": baseline_sys, "baseline_diastolic": baseline_dia,
             "peak_systolic": peak_sys, "peak_diastolic": peak_dia}
 
 
-def patient_history(*, patient_id: int, today: date | None = None) -> PatientHistory:
-    """A patient's whole record in nine queries, however many sessions they have had."""
+def _blood_pressure_by_session(sessions: QuerySet, evaluation_bp: dict[int, tuple]) -> dict:
+    readings: dict[int, list] = {pk: [] for pk in evaluation_bp}
+    for session_id, phase, systolic, diastolic in (
+            VitalSign.objects.filter(session__in=sessions, is_archived=False)
+            .order_by("session_id", "measured_at", "id")
+            .values_list("session_id", "phase", "systolic_mmhg", "diastolic_mmhg")):
+        readings[session_id].append((phase, systolic, diastolic))
+    return {pk: blood_pressure_baseline_and_peak(readings[pk], evaluation_bp=bp)
+            for pk, bp in evaluation_bp.items()}
+
+
+def _timeline_page(session_ids: list[int], *, page_number, page_size: int) -> Page:
+    """The requested page of the timeline, its sessions loaded whole (steps, vitals, side
+    effects); the other sessions are never instantiated."""
+    page = Paginator(session_ids, page_size).get_page(page_number)
+    ids = list(page.object_list)
+    sessions = {s.pk: s for s in TreatmentSession.objects.filter(pk__in=ids).select_related(
+        "consultation", "evaluation", "expectation_setting", "administration", "monitoring")}
+    vitals: dict[int, list] = {pk: [] for pk in ids}
+    for vital in (VitalSign.objects.filter(session_id__in=ids, is_archived=False)
+                  .order_by("measured_at", "id")):
+        vitals[vital.session_id].append(vital)
+    side_effects: dict[int, list] = {pk: [] for pk in ids}
+    for observation in (SideEffectObservation.objects
+                        .filter(session_id__in=ids, is_archived=False)
+                        .select_related("symptom").order_by("onset_at", "id")):
+        side_effects[observation.session_id].append(observation)
+    page.object_list = [_timeline_entry(sessions[pk], vitals[pk], side_effects[pk])
+                        for pk in ids]
+    return page
+
+
+def _newest(rows: QuerySet, shown: int) -> tuple[list, int]:
+    """The first `shown` rows and how many there are, in one query (a window count)."""
+    page = list(rows.annotate(total=Window(Count("id")))[:shown])
+    return page, page[0].total if page else 0
+
+
+def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
+                    today: date | None = None) -> PatientHistory:
+    """A patient's whole record for the history page, in the same number of queries and
+    nearly the same time whatever the number of sessions: charts over every session, and
+    one page of the timeline (newest first) in full."""
     patient = get_object_or_404(Patient, pk=patient_id)
     conditions = list(patient.conditions.filter(is_active=True))
     medications = list(patient.medications.filter(is_active=True))
     flags = risk_flags(condition_kinds=[c.kind for c in conditions],
                        drug_classes=[m.drug_class for m in medications])
-    courses = list(patient.courses.filter(is_archived=False).select_related(
-        "responsible_clinician"))
-    sessions = (
-        TreatmentSession.objects.filter(patient=patient, is_archived=False)
-        .select_related("course", "clinician", "consultation", "evaluation",
-                        "expectation_setting", "administration__administered_by", "monitoring")
-        .prefetch_related(
-            Prefetch("vital_signs", queryset=VitalSign.objects.filter(is_archived=False)
-                     .order_by("measured_at", "id")),
-            Prefetch("side_effects", queryset=SideEffectObservation.objects
-                     .filter(is_archived=False).select_related("symptom")
-                     .order_by("onset_at", "id")),
-        )
-        .order_by("-scheduled_at", "-id")
-    )
-    summaries = [_summary(s) for s in sessions]
-    latest_evaluation = next((s.session.evaluation for s in summaries
-                              if s.session.step_record("evaluation")), None)
-    follow_ups = list(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"))
-    reminders = list(patient.reminders.order_by("-due_at", "-id")[:100])
-    history = PatientHistory(
+    courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id"),
+                      HISTORY_COURSES_SHOWN)
+    sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
+    session_rows = list(sessions.order_by("-scheduled_at", "-id").values_list(
+        "id", "scheduled_at", *CHART_ITEM_FIELDS, "evaluation__id",
+        "evaluation__systolic_mmhg", "evaluation__diastolic_mmhg"))
+    evaluation_bp = {row[0]: (row[-2], row[-1]) if row[-3] else None for row in session_rows}
+    latest_evaluation_id = next((row[-3] for row in session_rows if row[-3]), None)
+    chart = _chart_series([row[:-3] for row in session_rows],
+                          _blood_pressure_by_session(sessions, evaluation_bp))
+    timeline = _timeline_page([row[0] for row in session_rows], page_number=page,
+                              page_size=page_size or settings.HISTORY_TIMELINE_PAGE_SIZE)
+    latest_evaluation = next(
+        (entry.session.evaluation for entry in timeline.object_list
+         if entry.session.step_record("evaluation")
+         and entry.session.evaluation.pk == latest_evaluation_id), None)
+    if latest_evaluation is None and latest_evaluation_id:  # an older page is shown
+        latest_evaluation = Evaluation.objects.get(pk=latest_evaluation_id)
+    follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
+                         HISTORY_FOLLOW_UPS_SHOWN)
+    reminders = _newest(patient.reminders.order_by("-due_at", "-id"), HISTORY_REMINDERS_SHOWN)
+    return PatientHistory(
         patient=patient, age=age_on(patient.date_of_birth, today or timezone.localdate()),
         flags=flags, conditions=conditions, medications=medications,
         current_findings=latest_evaluation.findings if latest_evaluation else [],
         current_findings_on=latest_evaluation.recorded_at if latest_evaluation else None,
-        courses=courses, sessions=summaries, follow_ups=follow_ups, reminders=reminders,
+        courses=courses[0], course_count=courses[1], timeline=timeline,
+        session_count=len(session_rows), follow_ups=follow_ups[0], follow_up_count=follow_ups[1],
+        reminders=reminders[0], reminder_count=reminders[1], chart=chart,
     )
-    history.chart = _chart_data(summaries)
-    return history

@@ -41,13 +41,12 @@ def patient_search(request):
 
 @requires(*CLINICAL_VIEW)
 def patient_history(request, pk: int):
-    history = selectors.patient_history(patient_id=pk)
+    # Charts cover every session; the timeline shows a page of them (newest first), so a
+    # patient with hundreds of sessions renders as quickly as one with a few.
+    history = selectors.patient_history(patient_id=pk, page=request.GET.get("page"))
     patient_access_record(request=request, patient=history.patient, what="patient history")
-    # Charts cover every session; the timeline shows a page of them, so a patient with
-    # hundreds of sessions still renders quickly (the queries are the same either way).
-    timeline = Paginator(history.sessions, settings.HISTORY_TIMELINE_PAGE_SIZE).get_page(
-        request.GET.get("page"))
-    return render(request, "patients/history.html", {"history": history, "timeline": timeline,
+    return render(request, "patients/history.html", {"history": history,
+                                                     "timeline": history.timeline,
                                                      "patient": history.patient})
 
 

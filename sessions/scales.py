@@ -69,6 +69,12 @@ def _is_whole_number(value: object) -> bool:
 
 def _validated_items(items: Sequence[int], *, scale: str, count: int) -> list[int]:
     """Return the answers as a list, or raise ValueError saying what is wrong and where."""
+    if (type(items) in (list, tuple) and len(items) == count
+            and {type(answer) for answer in items} == {int}
+            and min(items) >= ITEM_MIN and max(items) <= ITEM_MAX):
+        # Fast path for well-formed answers (every chart point of a long history comes here);
+        # anything else takes the item-by-item check below, which says what is wrong.
+        return list(items)
     if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
         raise ValueError(f"{scale} answers must be a list of {count} numbers.")
     if len(items) != count:

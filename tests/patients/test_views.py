@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patients.models import Condition, Medication
+from sessions.models import FollowUp
 from tests.factories import (
     CourseFactory,
     PatientFactory,
@@ -144,7 +145,8 @@ def history_queries(client, patient) -> tuple[int, str]:
     return len(queries), response.content.decode()
 
 
-def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(client, clinician):
+def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(client, clinician,
+                                                                            settings):
     client.force_login(clinician)
     counts = {}
     for count in (1, 50, 500):
@@ -152,7 +154,8 @@ def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(clie
         bulk_history(course=course, user=clinician, count=count)
         queries, page = history_queries(client, course.patient)
         assert f"newest first, {count}</small>" in page
-        assert page.count("LOT-") == min(count, 50)  # the first page of the timeline
+        shown = min(count, settings.HISTORY_TIMELINE_PAGE_SIZE)  # the first page of the timeline
+        assert page.count("LOT-") == shown
         assert page.count('"cadss": [') == 1 and data_points(page) == count  # charts: all
         counts[count] = queries
     assert counts[1] == counts[50] == counts[500], counts
@@ -160,10 +163,37 @@ def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(clie
     # permissions) is 6, plus 1 for the second factor: django-otp's OTPMiddleware re-reads the
     # verified TOTP device on every request, so removing or unconfirming an authenticator ends
     # the verified session at once (caching it in the session would keep a revoked device
-    # working). The history itself is 9: patient, conditions, medications, courses,
-    # sessions with their five steps, vitals, side effects, follow-ups, reminders; plus 1 for
-    # the access-log row every view of a patient's record writes (audit trail).
-    assert counts[1] <= 17, counts
+    # working). The history itself is 11: patient, conditions, medications, courses; the chart
+    # series of every session (their steps' scores, one row a session) and their blood
+    # pressures (one row a vital); the timeline page's sessions with their five steps, their
+    # vitals, their side effects; follow-ups, reminders. Plus 1 for the access-log row every
+    # view of a patient's record writes (audit trail).
+    assert counts[1] <= 19, counts
+
+
+def test_history_shows_the_findings_of_the_latest_evaluation_on_every_timeline_page(
+        client, clinician, settings):
+    settings.HISTORY_TIMELINE_PAGE_SIZE = 2
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=5)
+    client.force_login(clinician)
+    url = reverse("patient_history", args=[course.patient.pk])
+    for page_number in (1, 3):
+        page = client.get(url, {"page": page_number}).content.decode()
+        assert "Synthetic warning." in page, page_number
+
+
+def test_history_side_lists_show_the_newest_and_say_how_many_there_are(client, clinician):
+    course = CourseFactory(responsible_clinician=clinician)
+    patient = course.patient
+    for day in range(1, 13):
+        FollowUp.objects.create(patient=patient, course=course, kind="ad_hoc",
+                                due_on=date(2026, 1, day), notes=f"check {day:02}")
+    client.force_login(clinician)
+    page = client.get(reverse("patient_history", args=[patient.pk])).content.decode()
+    assert "Newest 10 of 12." in page
+    assert "check 12" in page and "check 03" in page  # newest due first
+    assert "check 02" not in page and "check 01" not in page
 
 
 def test_history_timeline_pages_through_older_sessions(client, clinician, settings):
