@@ -192,7 +192,10 @@ STORAGES = {
 # Page size of the patient search.
 PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
 # Sessions per page of a patient's history timeline (the charts always show every session).
-HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=50)
+HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=10)
+# Rows per dashboard list (today's sessions page by page; the other lists show this many and
+# say how many more there are).
+DASHBOARD_LIST_SIZE = env.int("DASHBOARD_LIST_SIZE", default=25)
 
 # --- Reminders (issue 3: transactional outbox + Celery beat) ---------------------------------
 # Clinic policy for reminder emails; every key and its default is in sessions/reminders.py

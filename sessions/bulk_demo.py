@@ -370,7 +370,7 @@ class _Generator:
             cadss_score=rng.choice((0, 2, 4, 6, 8, 10, 12, 16, 20, 28, 36)),
             moaas_score=rng.choices((5, 4, 3), weights=(80, 17, 3))[0],
             discharge_criteria_met=True, discharged_with=rng.choice(DISCHARGED_WITH),
-            discharge_notes="Alert, steady gait.",
+            discharge_notes="Alert, steady gait.", rems_required=profile.drug == "esketamine",
             rems_submitted_on=(discharged_at.date() + timedelta(days=rng.randint(0, 6))
                                if profile.drug == "esketamine"
                                and discharged_at < self.now - timedelta(days=7) else None),

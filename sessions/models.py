@@ -483,6 +483,11 @@ class Monitoring(StepRecord):
     discharged_with = models.CharField(max_length=200, help_text="Who the patient left with.")
     discharge_notes = models.TextField(blank=True)
     rems_submitted_on = models.DateField("REMS record submitted on", null=True, blank=True)
+    # Set when monitoring is recorded (the administration is frozen by then): only esketamine
+    # sessions have a REMS record to submit, and the dashboard finds the unsubmitted ones
+    # among every monitoring record ever kept through a partial index on this.
+    rems_required = models.BooleanField("esketamine REMS record required", default=False,
+                                        editable=False)
 
     class Meta:
         constraints = [
@@ -493,6 +498,12 @@ class Monitoring(StepRecord):
             models.CheckConstraint(condition=Q(discharge_criteria_met=True),
                                    name="monitoring_discharge_criteria_met",
                                    violation_error_message="Discharge criteria must be met."),
+        ]
+        indexes = [
+            # The dashboard's "REMS records to submit": the few unsubmitted among every
+            # monitoring record ever kept, oldest discharge first.
+            models.Index(fields=["discharged_at"], name="rems_unsubmitted_idx",
+                         condition=Q(rems_required=True, rems_submitted_on__isnull=True)),
         ]
 
     def __str__(self) -> str:
@@ -753,6 +764,8 @@ class Reminder(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="reminder_status_due_idx"),
             models.Index(fields=["patient", "status"], name="reminder_patient_status_idx"),
+            # A patient's newest reminders (history page), without walking everyone's.
+            models.Index(fields=["patient", "due_at"], name="reminder_patient_due_idx"),
             models.Index(fields=["due_at", "id"], name="reminder_due_idx"),  # list ordering
         ]
         constraints = [

@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from patients.models import DrugClass, Patient
 from sessions import safety, scales
 from sessions.models import (
-    Drug,
+    STEP_CODES,
+    STEP_LABELS,
     Monitoring,
     Reminder,
     SideEffectObservation,
@@ -61,6 +62,29 @@ def session_get(*, session_id: int) -> TreatmentSession:
 
 
 # --- dashboard -------------------------------------------------------------------------------
+#
+# A clinic network has thousands of sessions a day: every list of the dashboard is bounded (its
+# first rows and how many there are in all), so the page costs the same for one clinic or fifty.
+
+@dataclass(frozen=True)
+class Bounded:
+    """The first rows of a dashboard list and how many rows the list has in all."""
+
+    rows: list
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+def _bounded(rows: QuerySet, limit: int, wrap=None) -> Bounded:
+    shown = list(rows[:limit])
+    return Bounded(rows=[wrap(row) for row in shown] if wrap else shown, total=rows.count())
+
 
 @dataclass(frozen=True)
 class InMonitoring:
@@ -93,62 +117,88 @@ def _local_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def sessions_today(*, today: date) -> list[TreatmentSession]:
-    start, end = _local_day_bounds(today)
-    return list(session_with_steps().filter(scheduled_at__gte=start, scheduled_at__lt=end,
-                                            is_archived=False).order_by("scheduled_at", "id"))
+def _sessions_on(day: date) -> QuerySet[TreatmentSession]:
+    start, end = _local_day_bounds(day)
+    return TreatmentSession.objects.filter(scheduled_at__gte=start, scheduled_at__lt=end,
+                                           is_archived=False)
 
 
-def sessions_in_monitoring(*, now: datetime) -> list[InMonitoring]:
-    """Dosed, not yet discharged: how long each patient has been observed so far."""
+def sessions_today(*, today: date) -> QuerySet[TreatmentSession]:
+    """Today's sessions in time order with what the schedule shows (paginate it)."""
+    return (_sessions_on(today).select_related("patient", "course", *STEP_RELATIONS)
+            .order_by("scheduled_at", "id"))
+
+
+# The step a session is at, worked out by the database (the same rule as
+# TreatmentSession.current_step_label) so a whole day is counted in one query.
+_STEP_AT = Case(
+    When(status__in=(TreatmentSession.Status.CANCELLED, TreatmentSession.Status.NO_SHOW),
+         then=F("status")),
+    *(When(**{f"{relation}__isnull": True}, then=Value(code))
+      for relation, code in zip(STEP_RELATIONS, STEP_CODES, strict=True)),
+    default=Value("done"),
+)
+STEP_COUNT_LABELS = {**STEP_LABELS, "done": "Done",
+                     TreatmentSession.Status.CANCELLED: "Cancelled",
+                     TreatmentSession.Status.NO_SHOW: "No-show"}
+
+
+def sessions_today_by_step(*, today: date) -> list[tuple[str, int]]:
+    """(step label, number of today's sessions at it), in workflow order, zeros left out."""
+    counts = dict(_sessions_on(today).annotate(step_at=_STEP_AT).order_by()
+                  .values_list("step_at").annotate(count=Count("id")))
+    return [(label, counts[code]) for code, label in STEP_COUNT_LABELS.items() if code in counts]
+
+
+def sessions_in_monitoring(*, now: datetime, limit: int) -> Bounded:
+    """Dosed, not yet discharged: how long each patient has been observed so far (the longest
+    observed first: they are the next to be discharged)."""
     thresholds = safety.Thresholds.from_settings()
     sessions = (session_with_steps()
                 .filter(status=TreatmentSession.Status.IN_PROGRESS, administration__isnull=False,
                         monitoring__isnull=True)
-                .order_by("administration__started_at"))
-    return [
-        InMonitoring(session=s,
-                     elapsed_minutes=safety.observation_minutes(s.administration.started_at,
-                                                                max(now, s.administration
-                                                                    .started_at)),
-                     minimum_minutes=thresholds.min_observation_minutes)
-        for s in sessions
-    ]
+                .order_by("administration__started_at", "id"))
+    return _bounded(sessions, limit, lambda s: InMonitoring(
+        session=s,
+        elapsed_minutes=safety.observation_minutes(s.administration.started_at,
+                                                   max(now, s.administration.started_at)),
+        minimum_minutes=thresholds.min_observation_minutes))
 
 
-def side_effects_serious_recent(
-    *, now: datetime, days: int = 7,
-) -> list[tuple[SideEffectObservation, Patient]]:
-    """Severe, life-threatening or serious side effects of the last `days`, with the patient
-    (through the session or the follow-up the observation belongs to)."""
+def side_effects_serious_recent(*, now: datetime, limit: int, days: int = 7) -> Bounded:
+    """Severe, life-threatening or serious side effects of the last `days`, newest first, each
+    with its patient (through the session or the follow-up the observation belongs to)."""
     observations = (
         SideEffectObservation.objects.filter(SERIOUS_Q, is_archived=False,
                                              onset_at__gte=now - timedelta(days=days))
         .select_related("symptom", "session__patient", "follow_up__patient", "signed_off_by")
-        .order_by("-onset_at")
+        .order_by("-onset_at", "-id")
     )
-    return [(o, o.session.patient if o.session_id else o.follow_up.patient)
-            for o in observations]
+    return _bounded(observations, limit, lambda o: (
+        o, o.session.patient if o.session_id else o.follow_up.patient))
 
 
-def rems_due(*, today: date, within_days: int = 7) -> list[RemsDue]:
-    """Esketamine monitoring records not yet submitted, due (or overdue) within `within_days`."""
+def rems_due(*, today: date, limit: int, within_days: int = 7) -> Bounded:
+    """Esketamine monitoring records not yet submitted, due (or overdue) within `within_days`,
+    the most overdue first."""
     submission_days = safety.Thresholds.from_settings().rems_submission_days
-    records = (Monitoring.objects.filter(rems_submitted_on__isnull=True,
-                                         session__administration__drug=Drug.ESKETAMINE)
-               .select_related("session__patient").order_by("discharged_at"))
-    due = []
-    for record in records:
+    # due on = local discharge day + submission_days; listed while due on <= today + within.
+    _, last_discharge_end = _local_day_bounds(
+        today + timedelta(days=within_days - submission_days))
+    records = (Monitoring.objects.filter(rems_required=True, rems_submitted_on__isnull=True,
+                                         discharged_at__lt=last_discharge_end)
+               .select_related("session__patient").order_by("discharged_at", "id"))
+
+    def due(record: Monitoring) -> RemsDue:
         due_on = timezone.localdate(record.discharged_at) + timedelta(days=submission_days)
-        days_left = (due_on - today).days
-        if days_left <= within_days:
-            due.append(RemsDue(monitoring=record, due_on=due_on, days_left=days_left))
-    return due
+        return RemsDue(monitoring=record, due_on=due_on, days_left=(due_on - today).days)
+
+    return _bounded(records, limit, due)
 
 
-def reminders_failed() -> list[Reminder]:
-    return list(Reminder.objects.filter(status=Reminder.Status.FAILED)
-                .select_related("patient").order_by("-due_at")[:50])
+def reminders_failed(*, limit: int) -> Bounded:
+    return _bounded(Reminder.objects.filter(status=Reminder.Status.FAILED)
+                    .select_related("patient").order_by("-due_at", "-id"), limit)
 
 
 # --- REMS monitoring record ------------------------------------------------------------------

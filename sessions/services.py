@@ -21,6 +21,7 @@ from sessions.models import (
     STEP_LABELS,
     Administration,
     Consultation,
+    Drug,
     Evaluation,
     ExpectationSetting,
     FollowUp,
@@ -320,6 +321,7 @@ def monitoring_record(*, session: TreatmentSession, recorded_by, discharged_at: 
         session=session, step="monitoring", model=Monitoring, recorded_by=recorded_by,
         fields=fields, discharged_at=discharged_at, observation_minutes=minutes,
         discharge_criteria_met=discharge_criteria_met,
+        rems_required=session.administration.drug == Drug.ESKETAMINE,
     )
     session.monitoring = monitoring
     session_complete(session=session)

@@ -2,8 +2,10 @@
 monitoring record. Thin: reads come from selectors, writes go through services, and a refusal
 (WorkflowError or any ValidationError) is shown on the form — never a 500."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -54,19 +56,24 @@ def _log_view(request, session, what: str) -> None:
 
 @requires("treatment_sessions.view_treatmentsession")
 def dashboard(request):
-    """Today at a glance. Front desk sees the schedule; clinical lists need clinical rights."""
+    """Today at a glance. Front desk sees the schedule; clinical lists need clinical rights.
+    Every list is bounded (DASHBOARD_LIST_SIZE rows, with how many there are in all): a
+    clinic network's day must not make the page slower."""
     now, today = timezone.now(), timezone.localdate()
+    limit = settings.DASHBOARD_LIST_SIZE
     clinical = request.user.has_perms(CLINICAL_VIEW)
-    context = {"today": today, "sessions_today": selectors.sessions_today(today=today),
-               "clinical": clinical}
+    context = {"today": today, "clinical": clinical,
+               "sessions_today": Paginator(selectors.sessions_today(today=today), limit)
+               .get_page(request.GET.get("page")),
+               "today_by_step": selectors.sessions_today_by_step(today=today)}
     if clinical:
         context.update(
-            in_monitoring=selectors.sessions_in_monitoring(now=now),
-            serious_side_effects=selectors.side_effects_serious_recent(now=now),
-            rems_due=selectors.rems_due(today=today),
+            in_monitoring=selectors.sessions_in_monitoring(now=now, limit=limit),
+            serious_side_effects=selectors.side_effects_serious_recent(now=now, limit=limit),
+            rems_due=selectors.rems_due(today=today, limit=limit),
         )
     if _can(request, "treatment_sessions.view_reminder"):
-        context["failed_reminders"] = selectors.reminders_failed()
+        context["failed_reminders"] = selectors.reminders_failed(limit=limit)
     return render(request, "sessions/dashboard.html", context)
 
 

@@ -113,6 +113,57 @@ def test_dashboard_shows_today_monitoring_serious_events_and_rems_due(client, cl
     assert "days left" in page
 
 
+def early_today(minutes: int):
+    """A time today (local), well away from midnight whenever the test runs."""
+    start = timezone.localtime().replace(hour=1, minute=0, second=0, microsecond=0)
+    return start + timedelta(minutes=minutes)
+
+
+def test_dashboard_pages_through_today_and_counts_the_day_by_step(client, clinician, advance,
+                                                                   settings):
+    settings.DASHBOARD_LIST_SIZE = 2
+    sessions = [SessionFactory(scheduled_at=early_today(minutes)) for minutes in (10, 20, 30)]
+    advance(sessions[0], through="consultation")
+    client.force_login(clinician)
+
+    first = client.get(reverse("dashboard")).content.decode()
+    second = client.get(reverse("dashboard"), {"page": 2}).content.decode()
+
+    assert "Medical evaluation 1" in first and "Consultation 2" in first  # the whole day
+    assert "Sessions 1–2 of 3" in first and "Later" in first
+    assert sessions[0].patient.full_name in first and sessions[2].patient.full_name not in first
+    assert "Sessions 3–3 of 3" in second and sessions[2].patient.full_name in second
+
+
+def test_dashboard_monitoring_list_is_bounded_and_says_how_many_there_are(client, clinician,
+                                                                          advance, settings):
+    settings.DASHBOARD_LIST_SIZE = 2
+    for minutes_ago in (90, 60, 30):
+        session = SessionFactory(scheduled_at=timezone.now() - timedelta(hours=2))
+        advance(session, through="administration", administration={
+            "started_at": timezone.now() - timedelta(minutes=minutes_ago)})
+    client.force_login(clinician)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Showing 2 of 3, longest observed first." in page
+    assert "90 of 120 min observed" in page and "60 of 120 min observed" in page
+    assert "30 of 120 min observed" not in page
+
+
+def test_only_esketamine_sessions_have_a_rems_record_to_submit(client, clinician, nurse,
+                                                                advance):
+    ketamine = complete_session(SessionFactory(scheduled_at=timezone.now() - timedelta(days=2)),
+                                advance=advance, nurse=nurse)
+    esketamine = complete_session(
+        SessionFactory(course__drug="esketamine",
+                       scheduled_at=timezone.now() - timedelta(days=2)),
+        advance=advance, nurse=nurse, drug="esketamine")
+    assert not ketamine.monitoring.rems_required and esketamine.monitoring.rems_required
+    client.force_login(clinician)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert reverse("rems_record", args=[esketamine.pk]) in page
+    assert reverse("rems_record", args=[ketamine.pk]) not in page
+
+
 # --- step pages ----------------------------------------------------------------------------
 
 def test_only_the_next_step_is_offered(client, nurse, session):
