@@ -2,7 +2,10 @@
 
 from django.db import connection
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+
+from clinic.permissions import requires
 
 
 @never_cache
@@ -17,3 +20,17 @@ def healthz(request):
         cursor.execute("SELECT 1")
     who = request.user.get_username() if request.user.is_authenticated else "anonymous"
     return HttpResponse(f"ok {who}\n", content_type="text/plain")
+
+
+@requires()
+def account(request):
+    """Who is signed in: name, roles and the second factor, with the links to change them.
+
+    The cheapest page in the site's layout that needs a login: the benchmark's yardstick for
+    the clinician pages (healthz measures the request plumbing alone, without a template).
+    """
+    user = request.user
+    return render(request, "account.html", {
+        "roles": [group.name for group in user.groups.order_by("name")],
+        "two_factor_verified": getattr(user, "is_verified", lambda: False)(),
+    })

@@ -112,6 +112,7 @@ OTHER_URLS = {
                                     otherwise={FD: REDIRECT, NURSE: REDIRECT}),
     # --- public: a load balancer's liveness probe; a patient's signed opt-out link ----------
     "healthz": Expect(shown=STAFF | {ANON}),
+    "account": Expect(shown=STAFF),
     "reminder_opt_out": Expect(shown=STAFF | {ANON}),  # a GET shows a button, changes nothing
     # --- login, logout, passwords (accounts/) ------------------------------------------------
     "login": Expect(shown=frozenset({ANON}), otherwise=LOGGED_IN_REDIRECT),
