@@ -57,6 +57,10 @@ class ReminderSettings:
     location: str = ""
     site_url: str = "http://127.0.0.1:8000"  # for the opt-out link in emails
     batch_size: int = 100  # rows claimed per dispatcher transaction
+    # Reminders per send task. One task per reminder spent more on the broker message, the
+    # task start and its database connection than on the email; a batch still locks, checks
+    # and marks each row on its own. Keep a batch well inside the task's soft time limit.
+    send_batch_size: int = 50
     lease_seconds: int = 600  # a row stuck in "sending" this long is reclaimed
     max_attempts: int = 6  # sends tried before the row is marked failed
     retry_backoff_seconds: float = 15.0  # first retry delay; doubles each attempt
@@ -76,6 +80,9 @@ class ReminderSettings:
     def check(self, *, email_timeout: float) -> None:
         """A retry must come back before the lease ends, or a dispatcher would reclaim the row
         while its retry is still queued and the reminder could go out twice."""
+        if self.send_batch_size < 1 or self.batch_size < 1:
+            raise ImproperlyConfigured(
+                "CLINIC_REMINDERS: batch_size and send_batch_size must be at least 1.")
         if self.retry_backoff_max_seconds + email_timeout >= self.lease_seconds:
             raise ImproperlyConfigured(
                 "CLINIC_REMINDERS: retry_backoff_max_seconds plus EMAIL_TIMEOUT must be below "
