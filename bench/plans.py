@@ -1,5 +1,6 @@
-"""EXPLAIN (ANALYZE) of the queries the list pages, the history page, the services and the
-reminder dispatcher run, built from the same querysets the code builds (PostgreSQL only)."""
+"""EXPLAIN (ANALYZE) at full size, on PostgreSQL: every SELECT a measured page runs, captured
+while it runs (so the plans are of the real queries, not copies of them), and the queries of
+the services and the reminder dispatcher, built from the same querysets the code builds."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import json
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import Condition, Patient
-from sessions.admin import STEP_SELECT_RELATED
 from sessions.bulk_demo import bulk_patients
 from sessions.models import (
-    FollowUp,
     Reminder,
     SideEffectObservation,
     TreatmentSession,
@@ -32,54 +30,42 @@ def _scans(node: dict) -> list[str]:
     return found
 
 
-def explain(query) -> tuple[float, list[str]]:
-    """`query`: a queryset, or (sql, params)."""
+def _plan(query) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         sql, params = query if isinstance(query, tuple) else query.query.sql_with_params()
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
         transaction.set_rollback(True)  # FOR UPDATE claims lock rows; release them
-    plan = plan if isinstance(plan, list) else json.loads(plan)
-    return plan[0]["Execution Time"], _scans(plan[0]["Plan"])
+    return (plan if isinstance(plan, list) else json.loads(plan))[0]
+
+
+def explain(query) -> tuple[float, list[str]]:
+    """`query`: a queryset, or (sql, params)."""
+    plan = _plan(query)
+    return plan["Execution Time"], _scans(plan["Plan"])
+
+
+def _big_seq_scans(node: dict, min_rows: int) -> list[str]:
+    """Sequential scans that read at least `min_rows` rows (small tables are fine to scan)."""
+    found = []
+    if node["Node Type"] == "Seq Scan":
+        read = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get(
+            "Actual Loops", 1)
+        if read >= min_rows:
+            found.append(f"{node.get('Relation Name')} ({read:,} rows)")
+    for child in node.get("Plans", []):
+        found += _big_seq_scans(child, min_rows)
+    return found
 
 
 def queries() -> list[tuple[str, object]]:
+    """The services' and the dispatcher's queries (the pages' own are captured as they run:
+    see `explain_captured`)."""
     now = timezone.now()
     patient = bulk_patients("history500").first() or Patient.objects.order_by("id").first()
-    term = Patient.objects.values_list("last_name", flat=True).order_by("last_name").first()
-    session_ids = list(patient.sessions.values_list("id", flat=True))
     session = patient.sessions.filter(status="completed").first()
     course = patient.courses.first()
-    today = timezone.localdate()
-    day_start = timezone.make_aware(timezone.datetime(today.year, today.month, today.day))
     return [
-        ("session changelist page", TreatmentSession.objects.select_related(
-            *STEP_SELECT_RELATED).order_by("-scheduled_at", "-id")[:100]),
-        ("session changelist count",
-         ("SELECT COUNT(*) FROM treatment_sessions_treatmentsession", [])),
-        ("session changelist, patient-name search", TreatmentSession.objects.filter(
-            Q(patient__last_name__icontains=term) | Q(patient__first_name__icontains=term)
-            | Q(patient__mrn__icontains=term)).order_by("-scheduled_at", "-id")[:100]),
-        ("patient changelist page", Patient.objects.order_by("last_name", "first_name",
-                                                              "id")[:100]),
-        ("patient search (admin icontains)", Patient.objects.filter(
-            Q(mrn__icontains=term) | Q(last_name__icontains=term)
-            | Q(first_name__icontains=term) | Q(email__icontains=term))
-            .order_by("last_name", "first_name", "id")[:100]),
-        ("vital signs changelist page", VitalSign.objects.select_related("session__patient")
-         .order_by("measured_at", "id")[:100]),
-        ("side effects changelist page", SideEffectObservation.objects.order_by(
-            "onset_at", "id")[:100]),
-        ("follow-ups changelist page", FollowUp.objects.order_by("due_on", "id")[:100]),
-        ("reminders changelist page", Reminder.objects.order_by("due_at", "id")[:100]),
-        ("history: sessions of a patient (500)", TreatmentSession.objects.filter(
-            patient=patient).select_related(*STEP_SELECT_RELATED).order_by("-scheduled_at")),
-        ("history: vitals of those sessions", VitalSign.objects.filter(
-            session_id__in=session_ids).order_by("measured_at", "id")),
-        ("history: side effects of those sessions", SideEffectObservation.objects.filter(
-            session_id__in=session_ids).order_by("onset_at", "id")),
-        ("history: follow-ups", FollowUp.objects.filter(patient=patient).order_by("due_on")),
-        ("history: reminders", Reminder.objects.filter(patient=patient).order_by("due_at")),
         ("service: active conditions (evaluation)", Condition.objects.filter(
             patient=patient, is_active=True)),
         ("service: unresolved side effects (monitoring)", SideEffectObservation.objects.filter(
@@ -93,16 +79,6 @@ def queries() -> list[tuple[str, object]]:
          .select_for_update(skip_locked=True)[:500]),
         ("dispatcher: reclaim expired leases", Reminder.objects.filter(
             status="sending", claimed_at__lt=now - timedelta(minutes=10))),
-        ("dashboard: today's sessions", TreatmentSession.objects.filter(
-            scheduled_at__gte=day_start, scheduled_at__lt=day_start + timedelta(days=1))
-         .select_related(*STEP_SELECT_RELATED)),
-        ("dashboard: in monitoring now", TreatmentSession.objects.filter(
-            status="in_progress", administration__isnull=False)),
-        ("dashboard: serious side effects, 7 days", SideEffectObservation.objects.filter(
-            Q(is_serious=True) | Q(severity__in=("severe", "life_threatening")),
-            onset_at__gte=now - timedelta(days=7)).order_by("-onset_at")),
-        ("dashboard: failed reminders", Reminder.objects.filter(status="failed")
-         .order_by("-due_at")),
     ]
 
 
@@ -114,3 +90,34 @@ def explain_all() -> list[tuple[str, float, str, str]]:
         access = "seq scan" if seq else "index"
         rows.append((name, ms, access, "; ".join(dict.fromkeys(scans))))
     return rows
+
+
+def explain_captured(captured: list[dict], *, min_scan_rows: int = 10_000) -> dict:
+    """EXPLAIN ANALYZE every SELECT a page ran (as CaptureQueriesContext captured it, values
+    bound): their summed execution time, the slowest, and any sequential scan that read
+    `min_scan_rows` rows or more."""
+    plans = []
+    for query in captured:
+        sql = query["sql"]
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue  # BEGIN/COMMIT, savepoints, the access-log INSERT
+        plan = _plan((sql, None))
+        plans.append({"ms": plan["Execution Time"], "scans": _scans(plan["Plan"]),
+                      "big_seq_scans": _big_seq_scans(plan["Plan"], min_scan_rows),
+                      "sql": sql})
+    slowest = max(plans, key=lambda plan: plan["ms"], default=None)
+    return {"selects": len(plans), "total_ms": sum(plan["ms"] for plan in plans),
+            "slowest": slowest,
+            "big_seq_scans": sorted({scan for plan in plans for scan in plan["big_seq_scans"]}),
+            "plans": plans}
+
+
+def summary(explained: dict) -> str:
+    """One line for the table: where the database time of a page goes."""
+    if not explained["selects"]:
+        return ""
+    slowest = explained["slowest"]
+    first_scans = "; ".join(dict.fromkeys(slowest["scans"][:3]))
+    seq = ", ".join(explained["big_seq_scans"]) or "none"
+    return (f"PostgreSQL {explained['total_ms']:.1f} ms in {explained['selects']} SELECTs, "
+            f"slowest {slowest['ms']:.1f} ms ({first_scans}); big seq scans: {seq}")

@@ -172,9 +172,17 @@ def measure_page(bench: Bench, name: str, url: str, *, user: str = "nurse",
     times, response = _timed(get, bench.args.repeat)
     with CaptureQueriesContext(connection) as queries:
         get()
-    return Row(name=name, median_ms=round(statistics.median(times), 1),
-               p95_ms=round(_p95(times), 1), queries=len(queries),
-               value=f"{len(response.content) // 1024} KiB", note=note)
+    row = Row(name=name, median_ms=round(statistics.median(times), 1),
+              p95_ms=round(_p95(times), 1), queries=len(queries),
+              value=f"{len(response.content) // 1024} KiB", note=note)
+    if connection.vendor == "postgresql" and getattr(bench.args, "explain", True):
+        # Every SELECT the page ran, explained at this size: the plan check of each page.
+        from bench.plans import explain_captured, summary
+
+        explained = explain_captured(queries.captured_queries)
+        row.note = "; ".join(filter(None, (note, summary(explained))))
+        row.data["plans"] = explained
+    return row
 
 
 def _reverse_first(names: tuple[str, ...], **kwargs) -> str | None:
@@ -189,10 +197,18 @@ def _reverse_first(names: tuple[str, ...], **kwargs) -> str | None:
 
 
 def trivial_page(bench: Bench) -> list[Row]:
-    row = measure_page(bench, "trivial authenticated page (/healthz)", "/healthz",
-                       note="yardstick for the ratios")
-    bench.facts["trivial_ms"] = row.median_ms
-    return [row]
+    """Two yardsticks for the page ratios: /healthz is the request plumbing alone (session,
+    user, second factor, one query, plain text); /account/ is the cheapest page in the site's
+    layout that needs a login (the same plumbing plus permissions and base.html)."""
+    plumbing = measure_page(bench, "trivial authenticated page, no template (/healthz)",
+                            "/healthz", user="clinician",
+                            note="yardstick: request plumbing alone")
+    layout = measure_page(bench, "trivial authenticated page in the site layout (/account/)",
+                          "/account/", user="clinician",
+                          note="yardstick: plumbing + permissions + base.html")
+    bench.facts["trivial_ms"] = plumbing.median_ms
+    bench.facts["layout_ms"] = layout.median_ms
+    return [plumbing, layout]
 
 
 def _session_with_full_history():
@@ -256,8 +272,12 @@ def patient_history(bench: Bench) -> list[Row]:
                                  "patients:detail (clinician pages not merged)"))
             continue
         row = measure_page(bench, name, url, user="clinician")
-        if bench.facts.get("trivial_ms"):
-            row.value = f"{row.median_ms / bench.facts['trivial_ms']:.1f}× trivial"
+        ratios = [f"{row.median_ms / bench.facts[key]:.1f}× {label}"
+                  for key, label in (("trivial_ms", "/healthz"), ("layout_ms", "/account/"))
+                  if bench.facts.get(key)]
+        row.value = ", ".join(ratios)
+        row.data["ratios"] = {key: row.median_ms / bench.facts[key]
+                              for key in ("trivial_ms", "layout_ms") if bench.facts.get(key)}
         rows.append(row)
     return rows
 
@@ -607,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-page-cost", type=float, default=1.1,
                         help="set on the bench database (PostgreSQL's default is 4)")
     parser.add_argument("--only", default="", help="comma-separated measurement names")
+    parser.add_argument("--no-explain", dest="explain", action="store_false",
+                        help="do not EXPLAIN ANALYZE the queries of every measured page")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--update-readme", action="store_true",
                         help="replace the table between the bench markers in README.md")

@@ -25,11 +25,23 @@ def bench(db):
 
 
 def test_a_page_row_has_timings_and_the_query_count(bench):
-    row = run.trivial_page(bench)[0]
-    assert row.status == "ok"
-    assert 0 < row.median_ms <= row.p95_ms
-    assert row.queries >= 2  # the session and the user, at least
-    assert bench.facts["trivial_ms"] == row.median_ms
+    plumbing, layout = run.trivial_page(bench)
+    for row in (plumbing, layout):
+        assert row.status == "ok"
+        assert 0 < row.median_ms <= row.p95_ms
+        assert row.queries >= 2  # the session and the user, at least
+    assert bench.facts["trivial_ms"] == plumbing.median_ms
+    assert bench.facts["layout_ms"] == layout.median_ms
+    assert layout.value != "0 KiB" and plumbing.value == "0 KiB"  # base.html vs plain text
+
+
+def test_history_rows_give_their_ratio_to_both_yardsticks(bench):
+    run.trivial_page(bench)
+    one_session = run.patient_history(bench)[0]
+    assert one_session.status == "ok"
+    assert "× /healthz" in one_session.value and "× /account/" in one_session.value
+    assert one_session.data["ratios"]["layout_ms"] == pytest.approx(
+        one_session.median_ms / bench.facts["layout_ms"])
 
 
 def test_every_admin_list_is_measured(bench):
