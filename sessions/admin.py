@@ -305,7 +305,11 @@ class TreatmentSessionAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavi
                     "findings_column", "clinician")
     list_display_links = ("id", "patient")
     list_filter = ("status", "scheduled_at", "clinician", "course__drug")
-    list_select_related = STEP_SELECT_RELATED
+    # The five steps are fetched for the page's rows only (prefetch, below): joined into the
+    # list query they made PostgreSQL join every matching session's steps before sorting and
+    # cutting the page (a patient-name search: 6,160 sessions joined to show 100, 66 ms, and
+    # 20 ms just to plan the ten-table join).
+    list_select_related = ("patient", "course", "clinician")
     paginator = LargeTablePaginator  # no full count of every session on each page view
     show_full_result_count = False
     # No date_hierarchy: it runs SELECT DISTINCT over every row (scheduled_at), 190-380 ms at
@@ -356,6 +360,10 @@ class TreatmentSessionAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavi
             inlines += [RecordedSideEffectInline, NewSideEffectInline]
         inlines.append(ReminderInline)
         return inlines
+
+    def get_queryset(self, request):
+        # Steps already joined in (get_object) are not fetched again by the prefetch.
+        return super().get_queryset(request).prefetch_related(*STEP_SELECT_RELATED[3:])
 
     def get_object(self, request, object_id, from_field=None):
         queryset = self.get_queryset(request).select_related(*STEP_SELECT_RELATED)
