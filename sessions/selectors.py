@@ -125,8 +125,10 @@ def _sessions_on(day: date) -> QuerySet[TreatmentSession]:
 
 def sessions_today(*, today: date) -> QuerySet[TreatmentSession]:
     """Today's sessions in time order with what the schedule shows (paginate it)."""
-    return (_sessions_on(today).select_related("patient", "course", *STEP_RELATIONS)
-            .order_by("scheduled_at", "id"))
+    # The steps (for the current step) are fetched for the page's rows only: joined in, they
+    # made PostgreSQL join the whole day's sessions before cutting the page.
+    return (_sessions_on(today).select_related("patient", "course")
+            .prefetch_related(*STEP_RELATIONS).order_by("scheduled_at", "id"))
 
 
 # The step a session is at, worked out by the database (the same rule as
@@ -154,7 +156,7 @@ def sessions_in_monitoring(*, now: datetime, limit: int) -> Bounded:
     """Dosed, not yet discharged: how long each patient has been observed so far (the longest
     observed first: they are the next to be discharged)."""
     thresholds = safety.Thresholds.from_settings()
-    sessions = (session_with_steps()
+    sessions = (TreatmentSession.objects.select_related("patient", "administration")
                 .filter(status=TreatmentSession.Status.IN_PROGRESS, administration__isnull=False,
                         monitoring__isnull=True)
                 .order_by("administration__started_at", "id"))
