@@ -3,11 +3,14 @@
 `answers` is consumed one per DATA command: "250" accepts, "451 …" / "550 …" refuse, and
 "hang" makes the server sit silent longer than the client's timeout (then drop the message).
 When the list is empty, messages are accepted. `reject_recipients` refuses RCPT with 550.
+`on_data(number)` runs (in a thread of its own, so it may use the database) when DATA command
+`number` arrives, before the server answers: the world changing while an email is in flight.
 """
 
 import asyncio
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
@@ -36,6 +39,7 @@ class FaultyHandler:
     reject_recipients: bool = False
     hang_seconds: float = 5.0
     delay_seconds: float = 0.0  # accept, but slowly (simulates a busy server)
+    on_data: Callable[[int], None] | None = None
     received: list[Received] = field(default_factory=list)
     data_commands: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,7 +53,10 @@ class FaultyHandler:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.data_commands += 1
+            number = self.data_commands
             answer = self.answers.pop(0) if self.answers else "250"
+        if self.on_data is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.on_data, number)
         if answer == "hang":
             await asyncio.sleep(self.hang_seconds)
             return "451 4.4.2 Timed out"  # the client is long gone; nothing is delivered
