@@ -2,7 +2,10 @@
 an SMTP server — and their faults: a broker outage, a worker killed mid-batch, two dispatchers
 racing over 1,000 due rows."""
 
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -16,6 +19,7 @@ from sessions.models import Reminder
 from tests.factories import CourseFactory, PatientFactory, UserFactory, monitoring_data
 from tests.support.processes import (
     PrivateRedis,
+    Process,
     child_env,
     manage,
     start_beat,
@@ -100,9 +104,10 @@ def test_redis_outage_loses_nothing_and_reminders_go_out_when_it_returns(smtp, l
 def test_worker_killed_mid_batch_every_reminder_sent_none_stuck(broker_url, smtp, logs,
                                                                 settings):
     # A short lease so the test need not wait ten minutes for the dead worker's row; retries
-    # (none expected here) must still fit inside it.
+    # (none expected here) must still fit inside it. Batches of 15: the kill lands inside one
+    # send task, with more queued behind it.
     short_lease = {"lease_seconds": 3, "retry_backoff_seconds": 0.1,
-                   "retry_backoff_max_seconds": 0.5}
+                   "retry_backoff_max_seconds": 0.5, "send_batch_size": 15}
     settings.CLINIC_REMINDERS = short_lease
     settings.EMAIL_TIMEOUT = 2
     env = child_env(broker_url=broker_url, smtp_port=smtp.port, reminders=short_lease)
@@ -110,11 +115,11 @@ def test_worker_killed_mid_batch_every_reminder_sent_none_stuck(broker_url, smtp
     due = schedule_sessions(40)
     first = start_worker(env, logs / "worker-1.log", name="doomed")
     result = reminder_dispatch_due()
-    assert len(result.claimed) == 40 and result.enqueued == 40
-    wait_until(lambda: len(smtp.handler.received) >= 10, timeout=60, message="first worker")
+    assert (len(result.claimed), result.enqueued, result.tasks) == (40, 40, 3)
+    wait_until(lambda: len(smtp.handler.received) >= 5, timeout=60, message="first worker")
     first.kill()
     killed_at_sent = len(smtp.handler.received)
-    assert killed_at_sent < 40, "the kill must land mid-batch"
+    assert killed_at_sent < 15, "the kill must land inside the first batch"
     second = start_worker(env, logs / "worker-2.log", name="survivor")
     try:
         def all_sent():
@@ -128,6 +133,55 @@ def test_worker_killed_mid_batch_every_reminder_sent_none_stuck(broker_url, smtp
     duplicates = sum(count - 1 for count in per_message.values())
     assert duplicates <= 1, f"{duplicates} duplicates for one kill"
     assert not Reminder.objects.filter(status="sending").exists()
+
+
+def test_worker_process_killed_mid_batch_redelivered_batch_skips_what_was_sent(
+        broker_url, smtp, logs, settings):
+    """A prefork child dies in the middle of a batch: the worker rejects the unacknowledged
+    message (reject_on_worker_lost), Redis delivers the batch again, and the new child skips
+    the rows already sent. At most the one email in flight goes out twice."""
+    import os
+    import signal
+
+    lease = {"send_batch_size": 40}
+    settings.CLINIC_REMINDERS = lease
+    env = child_env(broker_url=broker_url, smtp_port=smtp.port, reminders=lease)
+    smtp.handler.delay_seconds = 0.1
+    due = schedule_sessions(40)
+    worker = Process([sys.executable, "-m", "celery", "-A", "clinic", "worker",
+                      "--pool=prefork", "--concurrency=1", "--without-gossip",
+                      "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+                      "--hostname=prefork@%h"], env, logs / "worker-prefork.log",
+                     ready_text=" ready.")
+    try:
+        result = reminder_dispatch_due()
+        assert (result.enqueued, result.tasks) == (40, 1)  # one batch holds every row
+        wait_until(lambda: len(smtp.handler.received) >= 10, timeout=60,
+                   message="the child to send part of the batch")
+        children = subprocess.run(["pgrep", "-P", str(worker.process.pid)],
+                                  capture_output=True, text=True).stdout.split()
+        assert len(children) == 1, children
+        os.kill(int(children[0]), signal.SIGKILL)
+        killed_at_sent = len(smtp.handler.received)
+        assert killed_at_sent < 40, "the kill must land mid-batch"
+        # No dispatcher runs here: only the redelivered batch can finish the work (the row
+        # that was in flight is left to its lease, ten minutes, unless it was marked sent).
+        wait_until(lambda: Reminder.objects.filter(status="sent").count() >= 39, timeout=90,
+                   message=f"after the child was killed: {statuses()}")
+        time.sleep(1)  # a duplicate would arrive now
+    finally:
+        worker.stop()
+    per_message = Counter(smtp.handler.message_ids())
+    duplicates = sum(count - 1 for count in per_message.values())
+    assert duplicates <= 1, f"{duplicates} duplicates for one kill"
+    sent = {r.message_id for r in Reminder.objects.filter(status="sent")}
+    assert sent <= set(per_message)  # every row marked sent was received
+    assert "Worker exited prematurely" in worker.output() or "WorkerLostError" in (
+        worker.output())
+    stuck = Reminder.objects.exclude(status="sent")
+    assert stuck.count() <= 1 and all(r.attempt_started_at for r in stuck), (
+        "only the row in flight at the kill may wait for its lease")
+    assert len(due) == 40
 
 
 def test_two_dispatchers_racing_over_1000_due_reminders_claim_each_exactly_once(
