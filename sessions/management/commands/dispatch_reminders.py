@@ -23,7 +23,8 @@ class Command(BaseCommand):
         while True:
             result = reminder_dispatch_due()
             self.stdout.write(
-                f"claimed {len(result.claimed)}, enqueued {result.enqueued}, released "
+                f"claimed {len(result.claimed)}, enqueued {result.enqueued} in "
+                f"{result.tasks} send task(s), released "
                 f"{result.released} (broker unavailable), gave up {result.gave_up}"
             )
             if not loop:
