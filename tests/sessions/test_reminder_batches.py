@@ -155,7 +155,7 @@ def test_cancelled_or_opted_out_rows_inside_a_batch_are_skipped_and_not_emailed(
     assert status_of(rows) == ["sent", "cancelled", "cancelled", "sent"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_change_made_while_the_batch_is_sending_is_seen_by_the_later_rows(
         clinician, smtp_server, broker):
     rows = claimed_upcoming(clinician, 4)
@@ -183,7 +183,7 @@ def test_a_change_made_while_the_batch_is_sending_is_seen_by_the_later_rows(
     assert Reminder.objects.get(pk=rows[2].pk).status == "cancelled"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_attempts_made_by_another_copy_of_the_batch_count_against_the_budget(
         smtp_server, broker, settings):
     settings.CLINIC_REMINDERS = {"max_attempts": 2, "retry_backoff_seconds": 0.01,
