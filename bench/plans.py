@@ -5,19 +5,20 @@ the services and the reminder dispatcher, built from the same querysets the code
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from patients.models import Condition, Patient
 from sessions.bulk_demo import bulk_patients
+from sessions.dispatch import _claimable
 from sessions.models import (
     Reminder,
     SideEffectObservation,
     TreatmentSession,
     VitalSign,
 )
+from sessions.reminders import ReminderSettings
 
 
 def _scans(node: dict) -> list[str]:
@@ -62,6 +63,7 @@ def queries() -> list[tuple[str, object]]:
     """The services' and the dispatcher's queries (the pages' own are captured as they run:
     see `explain_captured`)."""
     now = timezone.now()
+    reminder_settings = ReminderSettings.from_settings()
     patient = bulk_patients("history500").first() or Patient.objects.order_by("id").first()
     session = patient.sessions.filter(status="completed").first()
     course = patient.courses.first()
@@ -74,11 +76,14 @@ def queries() -> list[tuple[str, object]]:
             session=session, phase="pre_dose", is_archived=False).order_by("-measured_at")[:1]),
         ("service: in-progress sessions of a course", TreatmentSession.objects.filter(
             course=course, status="in_progress")),
+        # The dispatcher's own conditions (due pending rows, or sending ones whose lease ran out).
         ("dispatcher: claim due reminders", Reminder.objects.filter(
-            status="pending", due_at__lte=now).order_by("due_at")
-         .select_for_update(skip_locked=True)[:500]),
-        ("dispatcher: reclaim expired leases", Reminder.objects.filter(
-            status="sending", claimed_at__lt=now - timedelta(minutes=10))),
+            _claimable(now, reminder_settings)).order_by("due_at", "id")
+         .select_for_update(skip_locked=True).values_list("pk", flat=True)
+         [:reminder_settings.batch_size]),
+        ("dispatcher: give up on exhausted leases", Reminder.objects.filter(
+            _claimable(now, reminder_settings), status="sending",
+            attempts__gte=reminder_settings.max_attempts)),
     ]
 
 

@@ -767,6 +767,11 @@ class Reminder(models.Model):
             # A patient's newest reminders (history page), without walking everyone's.
             models.Index(fields=["patient", "due_at"], name="reminder_patient_due_idx"),
             models.Index(fields=["due_at", "id"], name="reminder_due_idx"),  # list ordering
+            # The dispatcher's claim walks open rows in due order. Without this it walked
+            # reminder_due_idx past every reminder ever sent: 156 ms per claim of 100 with
+            # 375,000 sent rows (21 s to dispatch 10,000), 0.05 ms with it.
+            models.Index(fields=["due_at", "id"], name="reminder_open_due_idx",
+                         condition=Q(status__in=["pending", "sending"])),
         ]
         constraints = [
             models.UniqueConstraint(fields=["cause", "kind"], name="reminder_unique_cause_kind"),

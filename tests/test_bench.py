@@ -4,6 +4,7 @@ for pages not built yet say why, and the table shows every row."""
 import argparse
 
 import pytest
+from django.db import connection
 from django.urls import NoReverseMatch, reverse
 
 from bench import run
@@ -86,3 +87,25 @@ def test_table_lists_every_row_with_its_status():
 
 def test_p95_of_twenty_timings_is_the_nineteenth():
     assert run._p95([float(n) for n in range(1, 21)]) == 19.0
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="EXPLAIN plans are PostgreSQL's: run by make test's PostgreSQL pass")
+
+
+@postgresql_only
+def test_every_page_row_carries_the_plans_of_the_selects_it_ran(bench):
+    row = run.dashboard(bench)[0]
+    plans = row.data["plans"]
+    assert plans["selects"] >= 5 and len(plans["plans"]) == plans["selects"]
+    assert all(plan["sql"].startswith("SELECT") and plan["scans"] for plan in plans["plans"])
+    assert f"in {plans['selects']} SELECTs" in row.note and "big seq scans:" in row.note
+
+
+@postgresql_only
+def test_dispatcher_and_service_plans_are_explained(bench):
+    rows = {row.name: row for row in run.query_plans(bench)}
+    claim = rows["plan: dispatcher: claim due reminders"]
+    assert claim.median_ms is not None and claim.value in ("index", "seq scan")
+    assert "reminder" in claim.note
