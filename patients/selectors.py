@@ -102,8 +102,8 @@ def age_on(born: date, today: date) -> int:
 
 # --- history ---------------------------------------------------------------------------------
 #
-# The history of a patient with hundreds of sessions must render as fast as one with a few.
-# So the page never builds model instances for every session: the charts (every session) come
+# The history of a patient with hundreds of sessions must cost little more than one with a
+# few. So the page never builds model instances for every session: the charts (every session) come
 # from two narrow value queries, and only the sessions of the timeline page being shown (a few
 # recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole, with their steps, vitals and side
 # effects. The timeline entries carry their display text ready-made, so the template only
