@@ -6,7 +6,6 @@ number of sessions (tests/patients/test_history_queries.py holds it to that).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -36,6 +35,8 @@ from sessions.safety import (
     CARDIOVASCULAR_RISK_CONDITION_KINDS,
     INTERACTING_DRUG_CLASSES,
     PANIC_RISK_CONDITION_KINDS,
+    BloodPressure,
+    blood_pressure_baseline_and_peak,
 )
 
 RISK_FILTERS = {
@@ -109,28 +110,11 @@ def age_on(born: date, today: date) -> int:
 # effects. The timeline entries carry their display text ready-made, so the template only
 # places it (template lookups and number localisation dominated the render before).
 
-BloodPressure = tuple[int, int]  # (systolic mmHg, diastolic mmHg)
 # The side lists of the history show the newest few; a patient of many years has hundreds
 # of follow-ups and reminders (the admin and the CSV exports have them all).
 HISTORY_COURSES_SHOWN = 10
 HISTORY_FOLLOW_UPS_SHOWN = 10
 HISTORY_REMINDERS_SHOWN = 10
-
-
-def blood_pressure_baseline_and_peak(
-    vitals: Iterable[tuple[str, int, int]], *, evaluation_bp: BloodPressure | None,
-) -> tuple[BloodPressure | None, BloodPressure | None]:
-    """Baseline: the last pre-dose reading, else the evaluation's. Peak: the highest reading
-    after dosing (by systolic, then diastolic). `vitals` are (phase, systolic, diastolic) in
-    the order they were measured."""
-    baseline, peak = evaluation_bp, None
-    last_pre_dose = None
-    for phase, systolic, diastolic in vitals:
-        if phase == VitalSign.Phase.PRE_DOSE:
-            last_pre_dose = (systolic, diastolic)
-        elif peak is None or (systolic, diastolic) > peak:
-            peak = (systolic, diastolic)
-    return last_pre_dose or baseline, peak
 
 
 @dataclass(frozen=True)

@@ -500,6 +500,27 @@ def monitoring_flags(*, baseline: Vitals, reading: Vitals, thresholds: Threshold
 _HUNDREDTH = Decimal("0.01")
 
 
+BloodPressure = tuple[int, int]  # (systolic mmHg, diastolic mmHg)
+PRE_DOSE_PHASE = "pre_dose"  # VitalSign.Phase.PRE_DOSE (this module does not import models)
+
+
+def blood_pressure_baseline_and_peak(
+    vitals: Iterable[tuple[str, int, int]], *, evaluation_bp: BloodPressure | None,
+) -> tuple[BloodPressure | None, BloodPressure | None]:
+    """Baseline: the last pre-dose reading, else the evaluation's. Peak: the highest reading
+    after dosing (by systolic, then diastolic). `vitals` are (phase, systolic, diastolic) in
+    the order they were measured."""
+    baseline, peak = evaluation_bp, None
+    last_pre_dose = None
+    for phase, systolic, diastolic in vitals:
+        if phase == PRE_DOSE_PHASE:
+            last_pre_dose = (systolic, diastolic)
+        elif peak is None or (systolic, diastolic) > peak:
+            peak = (systolic, diastolic)
+    return last_pre_dose or baseline, peak
+
+
+
 def dose_mg_per_kg(dose_mg: Decimal, weight_kg: Decimal) -> Decimal:
     """Weight-based dose, rounded half up to 0.01 mg/kg as charted.
 

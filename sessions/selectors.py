@@ -337,8 +337,9 @@ def sessions_csv_rows(*, patient: Patient) -> list[list[object]]:
     for s in sessions:
         consultation, evaluation = s.step_record("consultation"), s.step_record("evaluation")
         administration, monitoring = s.step_record("administration"), s.step_record("monitoring")
-        vitals = list(s.vital_signs.all())
-        peak = max(vitals, key=lambda v: (v.systolic_mmhg, v.diastolic_mmhg), default=None)
+        _, peak = safety.blood_pressure_baseline_and_peak(
+            ((v.phase, v.systolic_mmhg, v.diastolic_mmhg) for v in s.vital_signs.all()),
+            evaluation_bp=None)  # the peak after dosing, as the history page shows it
         rows.append([
             s.pk, _iso(s.scheduled_at), s.get_status_display(),
             administration.get_drug_display() if administration else "",
@@ -356,7 +357,7 @@ def sessions_csv_rows(*, patient: Patient) -> list[list[object]]:
             evaluation.get_decision_display() if evaluation else "",
             " | ".join(f["message"] for f in evaluation.findings) if evaluation else "",
             f"{evaluation.systolic_mmhg}/{evaluation.diastolic_mmhg}" if evaluation else "",
-            f"{peak.systolic_mmhg}/{peak.diastolic_mmhg}" if peak else "",
+            f"{peak[0]}/{peak[1]}" if peak else "",
         ])
     return rows
 

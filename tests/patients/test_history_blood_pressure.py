@@ -1,7 +1,8 @@
-"""Baseline and peak blood pressure of a session, as the history's charts and timeline show
-them (a plain function: no database)."""
+"""Baseline and peak blood pressure of a session, as the history's charts and timeline and
+the sessions CSV show them (a plain function: no database)."""
 
-from patients.selectors import blood_pressure_baseline_and_peak
+from sessions.models import VitalSign
+from sessions.safety import PRE_DOSE_PHASE, blood_pressure_baseline_and_peak
 
 PRE, POST_40, PERIODIC = "pre_dose", "post_dose_40", "periodic"
 
@@ -18,3 +19,7 @@ def test_baseline_falls_back_to_the_evaluation_and_peak_is_absent_before_dosing(
     assert blood_pressure_baseline_and_peak([(PRE, 130, 85)], evaluation_bp=None) == (
         (130, 85), None)
     assert blood_pressure_baseline_and_peak([], evaluation_bp=None) == (None, None)
+
+
+def test_the_rule_names_the_pre_dose_phase_the_model_stores():
+    assert PRE_DOSE_PHASE == VitalSign.Phase.PRE_DOSE

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patients.models import Condition, Medication
-from sessions.models import FollowUp
+from sessions.models import FollowUp, VitalSign
 from tests.factories import (
     CourseFactory,
     PatientFactory,
@@ -227,6 +227,21 @@ def test_csv_exports_sessions_and_side_effects(client, clinician, nurse, session
     rows = list(csv.DictReader(io.StringIO(effects.content.decode())))
     assert [(r["symptom"], r["severity"], r["intervention"]) for r in rows] == [
         ("Nausea", "Moderate", "Medication given")]
+
+
+def test_csv_peak_blood_pressure_is_the_highest_after_dosing_as_on_the_history(
+        client, clinician, nurse, session, advance):
+    complete_session(session, advance=advance, nurse=nurse)
+    first_dose = session.administration.started_at
+    VitalSign.objects.create(session=session, recorded_by=nurse, phase="pre_dose",
+                             measured_at=first_dose - timedelta(minutes=30),
+                             systolic_mmhg=170, diastolic_mmhg=96)
+    client.force_login(clinician)
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        reverse("patient_sessions_csv", args=[session.patient.pk])).content.decode())))
+    history = client.get(reverse("patient_history", args=[session.patient.pk])).content.decode()
+    assert rows[0]["peak_bp"] == "150/82"  # not the 170/96 measured before dosing
+    assert "BP baseline 126/82, peak 150/82" in history
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas(client, clinician, nurse, session, advance):
