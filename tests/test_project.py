@@ -73,6 +73,22 @@ def test_settings_use_a_development_key_only_in_debug():
     assert _settings_import({"DEBUG": "1"}).stdout.strip() == "SECRET_KEY set"
 
 
+def _manage_with_no_configuration(*args) -> subprocess.CompletedProcess:
+    """manage.py as on a fresh checkout: no secret, no settings module, no DEBUG."""
+    unset = ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DATABASE_URL")
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_makemigrations_check_runs_without_configuration_while_serving_commands_refuse():
+    check = _manage_with_no_configuration("makemigrations", "--check", "--dry-run")
+    assert check.returncode == 0, check.stderr
+    assert "No changes detected" in check.stdout
+    refused = _manage_with_no_configuration("check")
+    assert refused.returncode != 0 and "SECRET_KEY is not set" in refused.stderr
+
+
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
