@@ -39,6 +39,7 @@ FULL_SIZE = (10_000, 20)  # the size the targets are stated at (issue 6): the de
 SMALL_SIZE = (1000, 20)  # --small: a quicker run while working on something
 HISTORY_SIZES = (1, 50, 500)
 SEED = 2026
+YARDSTICKS = (("trivial_ms", "/healthz"), ("layout_ms", "/account/"))  # bench.facts keys
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -272,12 +273,10 @@ def patient_history(bench: Bench) -> list[Row]:
                                  "patients:detail (clinician pages not merged)"))
             continue
         row = measure_page(bench, name, url, user="clinician")
-        ratios = [f"{row.median_ms / bench.facts[key]:.1f}× {label}"
-                  for key, label in (("trivial_ms", "/healthz"), ("layout_ms", "/account/"))
-                  if bench.facts.get(key)]
-        row.value = ", ".join(ratios)
-        row.data["ratios"] = {key: row.median_ms / bench.facts[key]
-                              for key in ("trivial_ms", "layout_ms") if bench.facts.get(key)}
+        yardsticks = [(key, label) for key, label in YARDSTICKS if bench.facts.get(key)]
+        row.data["ratios"] = {key: row.median_ms / bench.facts[key] for key, _ in yardsticks}
+        row.value = ", ".join(f"{row.data['ratios'][key]:.1f}× {label}"
+                              for key, label in yardsticks)
         rows.append(row)
     return rows
 
@@ -523,16 +522,15 @@ def _reminders_run(bench: Bench, name: str, dispatch: Callable) -> Row:
     noop = bench.facts.get("noop_per_second")
     ratio = f"; {rate / noop:.0%} of no-op throughput" if noop else ""
     per_task = ReminderSettings.from_settings().send_batch_size
-    tasks = getattr(result, "tasks", None)
     return Row(name=name, value=f"{rate:,.0f} reminders/s",
                note=(f"{seconds:.1f} s end to end ({dispatched:.1f} s claiming and publishing, "
                      f"{len(result.claimed):,} claimed, up to {per_task} reminders per send "
-                     f"task, {tasks if tasks is not None else '?'} tasks published){ratio}; "
+                     f"task, {result.tasks} tasks published){ratio}; "
                      f"concurrency {bench.args.concurrency}; duplicates {duplicates}, "
                      f"losses {losses}"),
                data={"seconds": seconds, "dispatch_seconds": dispatched, "per_second": rate,
                      "duplicates": duplicates, "losses": losses, "statuses": dict(statuses),
-                     "send_batch_size": per_task, "tasks_published": tasks,
+                     "send_batch_size": per_task, "tasks_published": result.tasks,
                      "noop_ratio": rate / noop if noop else None})
 
 

@@ -24,8 +24,6 @@ from sessions.models import (
     STEP_CODES,
     STEP_LABELS,
     Evaluation,
-    FollowUp,
-    Reminder,
     SideEffectObservation,
     TreatmentCourse,
     TreatmentSession,
@@ -38,6 +36,7 @@ from sessions.safety import (
     BloodPressure,
     blood_pressure_baseline_and_peak,
 )
+from sessions.selectors import Bounded
 
 RISK_FILTERS = {
     "panic": ("Panic risk", "conditions", PANIC_RISK_CONDITION_KINDS),
@@ -143,14 +142,11 @@ class PatientHistory:
     medications: list[Medication]
     current_findings: list[dict]
     current_findings_on: datetime | None
-    courses: list[TreatmentCourse]  # newest first, at most HISTORY_COURSES_SHOWN
-    course_count: int
+    courses: Bounded  # of TreatmentCourse, newest first, at most HISTORY_COURSES_SHOWN
     timeline: Page  # a page of TimelineEntry, newest first
     session_count: int
-    follow_ups: list[FollowUp]  # newest due date first, at most HISTORY_FOLLOW_UPS_SHOWN
-    follow_up_count: int
-    reminders: list[Reminder]  # newest first, at most HISTORY_REMINDERS_SHOWN
-    reminder_count: int
+    follow_ups: Bounded  # of FollowUp, newest due date first, at most HISTORY_FOLLOW_UPS_SHOWN
+    reminders: Bounded  # of Reminder, newest first, at most HISTORY_REMINDERS_SHOWN
     chart: dict = field(default_factory=dict)
 
 
@@ -218,6 +214,8 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
     )
 
 
+# One row per session: (id, scheduled_at, *EVALUATION_FIELDS, *CHART_ITEM_FIELDS).
+EVALUATION_FIELDS = ("evaluation__id", "evaluation__systolic_mmhg", "evaluation__diastolic_mmhg")
 CHART_ITEM_FIELDS = ("consultation__id", "monitoring__cadss_score",
                      *(f"consultation__{name}" for name in PHQ9_FIELDS + GAD7_FIELDS))
 
@@ -228,7 +226,8 @@ def _chart_series(session_rows: list[tuple], bp_by_session: dict[int, tuple]) ->
     labels, phq9, gad7, cadss = [], [], [], []
     baseline_sys, baseline_dia, peak_sys, peak_dia = [], [], [], []
     nine, seven = len(PHQ9_FIELDS), len(GAD7_FIELDS)
-    for pk, scheduled_at, consultation_id, cadss_score, *items in reversed(session_rows):
+    for pk, scheduled_at, _, _, _, consultation_id, cadss_score, *items in reversed(
+            session_rows):
         if consultation_id is None and cadss_score is None:
             continue
         baseline, peak = bp_by_session[pk]
@@ -278,10 +277,12 @@ def _timeline_page(session_ids: list[int], *, page_number, page_size: int) -> Pa
     return page
 
 
-def _newest(rows: QuerySet, shown: int) -> tuple[list, int]:
-    """The first `shown` rows and how many there are, in one query (a window count)."""
+def _newest(rows: QuerySet, shown: int) -> Bounded:
+    """The first `shown` rows and how many there are, in one query: a patient's own rows are
+    few enough to count in a window, where the dashboard's lists count in a query of their
+    own (sessions.selectors._bounded)."""
     page = list(rows.annotate(total=Window(Count("id")))[:shown])
-    return page, page[0].total if page else 0
+    return Bounded(rows=page, total=page[0].total if page else 0)
 
 
 def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
@@ -298,18 +299,17 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
                       HISTORY_COURSES_SHOWN)
     sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
     session_rows = list(sessions.order_by("-scheduled_at", "-id").values_list(
-        "id", "scheduled_at", *CHART_ITEM_FIELDS, "evaluation__id",
-        "evaluation__systolic_mmhg", "evaluation__diastolic_mmhg"))
-    evaluation_bp = {row[0]: (row[-2], row[-1]) if row[-3] else None for row in session_rows}
-    latest_evaluation_id = next((row[-3] for row in session_rows if row[-3]), None)
-    chart = _chart_series([row[:-3] for row in session_rows],
-                          _blood_pressure_by_session(sessions, evaluation_bp))
+        "id", "scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS))
+    evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
+                     for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
+    latest_evaluation_id = next((evaluation_id for _, _, evaluation_id, *_ in session_rows
+                                 if evaluation_id), None)
+    chart = _chart_series(session_rows, _blood_pressure_by_session(sessions, evaluation_bp))
     timeline = _timeline_page([row[0] for row in session_rows], page_number=page,
                               page_size=page_size or settings.HISTORY_TIMELINE_PAGE_SIZE)
-    latest_evaluation = next(
-        (entry.session.evaluation for entry in timeline.object_list
-         if entry.session.step_record("evaluation")
-         and entry.session.evaluation.pk == latest_evaluation_id), None)
+    on_page = (entry.session.step_record("evaluation") for entry in timeline.object_list)
+    latest_evaluation = next((evaluation for evaluation in on_page
+                              if evaluation and evaluation.pk == latest_evaluation_id), None)
     if latest_evaluation is None and latest_evaluation_id:  # an older page is shown
         latest_evaluation = Evaluation.objects.get(pk=latest_evaluation_id)
     follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
@@ -320,7 +320,6 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
         flags=flags, conditions=conditions, medications=medications,
         current_findings=latest_evaluation.findings if latest_evaluation else [],
         current_findings_on=latest_evaluation.recorded_at if latest_evaluation else None,
-        courses=courses[0], course_count=courses[1], timeline=timeline,
-        session_count=len(session_rows), follow_ups=follow_ups[0], follow_up_count=follow_ups[1],
-        reminders=reminders[0], reminder_count=reminders[1], chart=chart,
+        courses=courses, timeline=timeline, session_count=len(session_rows),
+        follow_ups=follow_ups, reminders=reminders, chart=chart,
     )

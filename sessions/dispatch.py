@@ -262,18 +262,21 @@ def reminders_for_email(reminder_ids) -> dict[int, Reminder]:
     return Reminder.objects.select_related(*EMAIL_RELATIONS).in_bulk(reminder_ids)
 
 
+def _quoted_table(meta) -> str:
+    return connection.ops.quote_name(meta.db_table)
+
+
+def _quoted_column(meta, name: str) -> str:
+    return connection.ops.quote_name(meta.get_field(name).column)
+
+
 @cache
 def _unchanged_attempt_sql(*, with_session: bool) -> str:
     """The conditional UPDATE of `_begin_loaded_attempt`; names come from the models."""
     reminder, patient = Reminder._meta, Patient._meta
     session = TreatmentSession._meta
-
-    def column(meta, name):
-        return connection.ops.quote_name(meta.get_field(name).column)
-
-    table_r, table_p = connection.ops.quote_name(reminder.db_table), connection.ops.quote_name(
-        patient.db_table)
-    table_s = connection.ops.quote_name(session.db_table)
+    column = _quoted_column
+    table_r, table_p, table_s = (_quoted_table(meta) for meta in (reminder, patient, session))
     r = partial(column, reminder)
     sql = (
         f"UPDATE {table_r} SET {r('attempts')} = {r('attempts')} + 1, "
@@ -329,12 +332,8 @@ def _finish(reminder: Reminder, **changes) -> None:
 
 @cache
 def _mark_sent_sql() -> str:
-    meta = Reminder._meta
-
-    def column(name):
-        return connection.ops.quote_name(meta.get_field(name).column)
-
-    return (f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {column('status')} = %s, "
+    column = partial(_quoted_column, Reminder._meta)
+    return (f"UPDATE {_quoted_table(Reminder._meta)} SET {column('status')} = %s, "
             f"{column('sent_at')} = %s, {column('attempt_started_at')} = NULL, "
             f"{column('message_id')} = %s, {column('updated_at')} = %s "
             f"WHERE {column('id')} = %s AND {column('status')} <> %s")

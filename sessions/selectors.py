@@ -68,7 +68,7 @@ def session_get(*, session_id: int) -> TreatmentSession:
 
 @dataclass(frozen=True)
 class Bounded:
-    """The first rows of a dashboard list and how many rows the list has in all."""
+    """The first rows of a list (dashboard, a history's side lists) and how many it has."""
 
     rows: list
     total: int
