@@ -193,6 +193,20 @@ STORAGES = {
 PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
 # Sessions per page of a patient's history timeline (the charts always show every session).
 HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=10)
+# The history page's cache (patients/history_cache.py): rendered session cards and each
+# patient's charts, keyed by change stamps that database triggers replace on every change. In
+# each process's own memory on purpose: health information never leaves the process, and a
+# restart or deploy (a changed card template) starts it empty. About 3 KB a card; 20 KB for
+# the charts of a patient with 500 sessions. An hour's timeout bounds what an idle one holds.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "history": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "history",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": env.int("HISTORY_CACHE_ENTRIES", default=10_000)},
+    },
+}
 # Rows per dashboard list (today's sessions page by page; the other lists show this many and
 # say how many more there are).
 DASHBOARD_LIST_SIZE = env.int("DASHBOARD_LIST_SIZE", default=25)

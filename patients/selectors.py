@@ -11,7 +11,16 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.shortcuts import get_object_or_404
 from django.utils import dateformat, timezone
 
@@ -24,6 +33,7 @@ from sessions.models import (
     STEP_CODES,
     STEP_LABELS,
     Evaluation,
+    PatientChangeStamp,
     SideEffectObservation,
     TreatmentCourse,
     TreatmentSession,
@@ -103,11 +113,16 @@ def age_on(born: date, today: date) -> int:
 # --- history ---------------------------------------------------------------------------------
 #
 # The history of a patient with hundreds of sessions must cost little more than one with a
-# few. So the page never builds model instances for every session: the charts (every session) come
-# from two narrow value queries, and only the sessions of the timeline page being shown (a few
-# recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole, with their steps, vitals and side
-# effects. The timeline entries carry their display text ready-made, so the template only
-# places it (template lookups and number localisation dominated the render before).
+# few. So the page never builds model instances for every session: the charts (every session)
+# come from two narrow value queries, and only the sessions of the timeline page being shown (a
+# few recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole, with their steps, vitals and
+# side effects, and rendered as cards.
+#
+# Both are cached (patients/history_cache.py) under change stamps that database triggers
+# replace whenever a session or anything recorded for it changes (sessions/change_stamps.py):
+# the charts and session list under the patient's stamp, each card under its session's. A stamp
+# is always read before what is cached under it, so a change committed in between can only
+# leave a newer record under an older stamp that nobody asks for again.
 
 # The side lists of the history show the newest few; a patient of many years has hundreds
 # of follow-ups and reminders (the admin and the CSV exports have them all).
@@ -143,7 +158,7 @@ class PatientHistory:
     current_findings: list[dict]
     current_findings_on: datetime | None
     courses: Bounded  # of TreatmentCourse, newest first, at most HISTORY_COURSES_SHOWN
-    timeline: Page  # a page of TimelineEntry, newest first
+    timeline: Page  # a page of rendered session cards (SafeString), newest first
     session_count: int
     follow_ups: Bounded  # of FollowUp, newest due date first, at most HISTORY_FOLLOW_UPS_SHOWN
     reminders: Bounded  # of Reminder, newest first, at most HISTORY_REMINDERS_SHOWN
@@ -226,12 +241,13 @@ def _chart_series(session_rows: list[tuple], bp_by_session: dict[int, tuple]) ->
     labels, phq9, gad7, cadss = [], [], [], []
     baseline_sys, baseline_dia, peak_sys, peak_dia = [], [], [], []
     nine, seven = len(PHQ9_FIELDS), len(GAD7_FIELDS)
+    zone = timezone.get_current_timezone()  # once: looking it up per session cost 40 %
     for pk, scheduled_at, _, _, _, consultation_id, cadss_score, *items in reversed(
             session_rows):
         if consultation_id is None and cadss_score is None:
             continue
         baseline, peak = bp_by_session[pk]
-        labels.append(timezone.localtime(scheduled_at).strftime("%Y-%m-%d"))
+        labels.append(scheduled_at.astimezone(zone).date().isoformat())
         has_scores = consultation_id is not None
         phq9.append(scales.phq9_total(items[:nine]) if has_scores else None)
         gad7.append(scales.gad7_total(items[nine:nine + seven]) if has_scores else None)
@@ -256,25 +272,53 @@ def _blood_pressure_by_session(sessions: QuerySet, evaluation_bp: dict[int, tupl
             for pk, bp in evaluation_bp.items()}
 
 
-def _timeline_page(session_ids: list[int], *, page_number, page_size: int) -> Page:
-    """The requested page of the timeline, its sessions loaded whole (steps, vitals, side
-    effects); the other sessions are never instantiated."""
-    page = Paginator(session_ids, page_size).get_page(page_number)
-    ids = list(page.object_list)
-    sessions = {s.pk: s for s in TreatmentSession.objects.filter(pk__in=ids).select_related(
-        "consultation", "evaluation", "expectation_setting", "administration", "monitoring")}
-    vitals: dict[int, list] = {pk: [] for pk in ids}
-    for vital in (VitalSign.objects.filter(session_id__in=ids, is_archived=False)
+def timeline_entries(session_ids: list[int]) -> dict[int, TimelineEntry]:
+    """The given sessions loaded whole (steps, vitals, side effects), ready to show; the other
+    sessions of the patient are never instantiated."""
+    sessions = {s.pk: s for s in TreatmentSession.objects.filter(pk__in=session_ids)
+                .select_related("consultation", "evaluation", "expectation_setting",
+                                "administration", "monitoring")}
+    vitals: dict[int, list] = {pk: [] for pk in sessions}
+    for vital in (VitalSign.objects.filter(session_id__in=session_ids, is_archived=False)
                   .order_by("measured_at", "id")):
         vitals[vital.session_id].append(vital)
-    side_effects: dict[int, list] = {pk: [] for pk in ids}
+    side_effects: dict[int, list] = {pk: [] for pk in sessions}
     for observation in (SideEffectObservation.objects
-                        .filter(session_id__in=ids, is_archived=False)
+                        .filter(session_id__in=session_ids, is_archived=False)
                         .select_related("symptom").order_by("onset_at", "id")):
         side_effects[observation.session_id].append(observation)
-    page.object_list = [_timeline_entry(sessions[pk], vitals[pk], side_effects[pk])
-                        for pk in ids]
-    return page
+    return {pk: _timeline_entry(session, vitals[pk], side_effects[pk])
+            for pk, session in sessions.items()}
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """What the history shows over all of a patient's sessions; cached under the patient's
+    change stamp."""
+
+    session_ids: list[int]  # timeline order, newest first
+    chart: dict
+    current_findings: list[dict]
+    current_findings_on: datetime | None
+
+
+def patient_record(patient: Patient) -> PatientRecord:
+    """Charts over every session, the timeline's order and the latest evaluation's findings, in
+    three narrow queries and no model instance per session."""
+    sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
+    session_rows = list(sessions.order_by("-scheduled_at", "-id").values_list(
+        "id", "scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS))
+    evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
+                     for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
+    latest_evaluation_id = next((evaluation_id for _, _, evaluation_id, *_ in session_rows
+                                 if evaluation_id), None)
+    latest = (Evaluation.objects.only("findings", "recorded_at").get(pk=latest_evaluation_id)
+              if latest_evaluation_id else None)
+    return PatientRecord(
+        session_ids=[row[0] for row in session_rows],
+        chart=_chart_series(session_rows, _blood_pressure_by_session(sessions, evaluation_bp)),
+        current_findings=latest.findings if latest else [],
+        current_findings_on=latest.recorded_at if latest else None)
 
 
 def _newest(rows: QuerySet, shown: int) -> Bounded:
@@ -290,36 +334,30 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
     """A patient's whole record for the history page, in the same number of queries and
     nearly the same time whatever the number of sessions: charts over every session, and
     one page of the timeline (newest first) in full."""
-    patient = get_object_or_404(Patient, pk=patient_id)
+    from patients import history_cache
+
+    # The patient's change stamp comes with the patient, before anything cached under it.
+    patient = get_object_or_404(Patient.objects.annotate(
+        change_stamp=Subquery(PatientChangeStamp.objects.filter(patient_id=OuterRef("pk"))
+                              .values("stamp"))), pk=patient_id)
     conditions = list(patient.conditions.filter(is_active=True))
     medications = list(patient.medications.filter(is_active=True))
     flags = risk_flags(condition_kinds=[c.kind for c in conditions],
                        drug_classes=[m.drug_class for m in medications])
     courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id"),
                       HISTORY_COURSES_SHOWN)
-    sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
-    session_rows = list(sessions.order_by("-scheduled_at", "-id").values_list(
-        "id", "scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS))
-    evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
-                     for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
-    latest_evaluation_id = next((evaluation_id for _, _, evaluation_id, *_ in session_rows
-                                 if evaluation_id), None)
-    chart = _chart_series(session_rows, _blood_pressure_by_session(sessions, evaluation_bp))
-    timeline = _timeline_page([row[0] for row in session_rows], page_number=page,
-                              page_size=page_size or settings.HISTORY_TIMELINE_PAGE_SIZE)
-    on_page = (entry.session.step_record("evaluation") for entry in timeline.object_list)
-    latest_evaluation = next((evaluation for evaluation in on_page
-                              if evaluation and evaluation.pk == latest_evaluation_id), None)
-    if latest_evaluation is None and latest_evaluation_id:  # an older page is shown
-        latest_evaluation = Evaluation.objects.get(pk=latest_evaluation_id)
+    record = history_cache.patient_record(patient)
+    timeline = Paginator(record.session_ids, page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
+                         ).get_page(page)
+    timeline.object_list = history_cache.session_cards(list(timeline.object_list))
     follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
                          HISTORY_FOLLOW_UPS_SHOWN)
     reminders = _newest(patient.reminders.order_by("-due_at", "-id"), HISTORY_REMINDERS_SHOWN)
     return PatientHistory(
         patient=patient, age=age_on(patient.date_of_birth, today or timezone.localdate()),
         flags=flags, conditions=conditions, medications=medications,
-        current_findings=latest_evaluation.findings if latest_evaluation else [],
-        current_findings_on=latest_evaluation.recorded_at if latest_evaluation else None,
-        courses=courses, timeline=timeline, session_count=len(session_rows),
-        follow_ups=follow_ups, reminders=reminders, chart=chart,
+        current_findings=record.current_findings,
+        current_findings_on=record.current_findings_on,
+        courses=courses, timeline=timeline, session_count=len(record.session_ids),
+        follow_ups=follow_ups, reminders=reminders, chart=record.chart,
     )

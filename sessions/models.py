@@ -783,3 +783,34 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.cause}) — {self.get_status_display()}"
+
+
+class SessionChangeStamp(models.Model):
+    """A random stamp that database triggers replace whenever a session or anything recorded
+    for it changes (sessions.change_stamps): the key of its cached card on the history page.
+
+    Written only by the triggers, never by the app; a session nothing has touched since the
+    triggers were installed has no row (and its card is cached under "none" until it has)."""
+
+    session_id = models.BigIntegerField(primary_key=True)
+    stamp = models.BigIntegerField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Session {self.session_id} stamp {self.stamp}"
+
+
+class PatientChangeStamp(models.Model):
+    """As SessionChangeStamp, for everything of a patient's sessions at once: the key of the
+    history page's cached charts and session list."""
+
+    patient_id = models.BigIntegerField(primary_key=True)
+    stamp = models.BigIntegerField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Patient {self.patient_id} stamp {self.stamp}"

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import caches
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -83,6 +84,13 @@ def verify_second_factor(client: Client, user) -> None:
 def force_login_password_only(client: Client, user) -> None:
     """Logged in with the password only: the second factor still to come."""
     _force_login(client, user)
+
+
+@pytest.fixture(autouse=True)
+def _empty_history_cache():
+    """Every test starts with an empty history cache: rolled-back tests hand out the same ids
+    again, and a card cached by one test must not show in the next."""
+    caches["history"].clear()
 
 
 @pytest.fixture(autouse=True)

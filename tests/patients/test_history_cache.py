@@ -1,0 +1,190 @@
+"""The history page's cache never shows a clinician something that has changed.
+
+Each test opens the history (filling the cache), changes the record by some path that bypasses
+the services — a queryset update, a bulk insert, a delete, raw SQL, as an admin action, a
+script or psql would — and opens it again: the change shows. The database's triggers
+(sessions/change_stamps.py) are what make that true, so every path is tested on both databases.
+"""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.append_only import is_history_model
+from sessions import change_stamps
+from sessions.models import (
+    Administration,
+    Consultation,
+    Evaluation,
+    ExpectationSetting,
+    Monitoring,
+    SideEffectObservation,
+    SymptomType,
+    TreatmentSession,
+    VitalSign,
+)
+from tests.factories import CourseFactory, symptom
+from tests.pages import bulk_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(client, clinician):
+    """A patient with three completed sessions and a function returning their history page,
+    already seen once (so cached)."""
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=3)
+    client.force_login(clinician)
+    url = reverse("patient_history", args=[course.patient.pk])
+
+    def page() -> str:
+        response = client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    page()
+    history = TreatmentSession.objects.filter(patient=course.patient)
+    return page, history.order_by("-scheduled_at").first(), course
+
+
+def newest_card(page: str) -> str:
+    return re.search(r"<article .*?</article>", page, re.S).group(0)
+
+
+def chart(page: str) -> dict:
+    return json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)'
+                                r"</script>", page).group(1))
+
+
+def test_a_vital_added_shows_in_its_card_and_the_blood_pressure_chart(history, clinician):
+    page, newest, _ = history
+    assert "199/84" not in page()
+    VitalSign.objects.bulk_create([VitalSign(
+        session=newest, recorded_by=clinician, phase="periodic", systolic_mmhg=199,
+        diastolic_mmhg=84, measured_at=newest.started_at + timedelta(minutes=60))])
+    seen = page()
+    assert "199/84" in newest_card(seen)
+    assert chart(seen)["peak_systolic"][-1] == 199
+
+
+def test_a_vital_archived_by_raw_sql_leaves_its_card(history):
+    page, newest, _ = history
+    assert "<td>148/84</td>" in newest_card(page())
+    vital = VitalSign.objects.get(session=newest, systolic_mmhg=148)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {VitalSign._meta.db_table} SET is_archived = %s WHERE id = %s",
+                       [True, vital.pk])
+    seen = page()
+    assert "<td>148/84</td>" not in newest_card(seen)
+    assert "peak 136/84" in newest_card(seen)  # the next highest after dosing
+    assert chart(seen)["peak_systolic"][-1] == 136
+
+
+def test_changed_answers_change_the_scores_in_the_card_and_the_chart(history):
+    page, newest, _ = history
+    before = chart(page())["phq9"][-1]
+    Consultation.objects.filter(session=newest).update(phq9_item_9=3)
+    seen = page()
+    assert chart(seen)["phq9"][-1] == before + 3
+    assert f"PHQ-9 {before + 3} " in newest_card(seen)
+    assert "item 9 above 0" in newest_card(seen)
+
+
+@pytest.mark.parametrize(("model", "change", "shown"), [
+    (Evaluation, {"decision": "held"}, "Evaluation: held"),
+    (Administration, {"lot_number": "LOT-RECALLED"}, "lot LOT-RECALLED"),
+    (Monitoring, {"discharged_with": "Sister"}, "discharged with Sister"),
+])
+def test_a_step_corrected_in_place_shows_corrected(history, model, change, shown):
+    page, newest, _ = history
+    assert shown not in page()
+    model.objects.filter(session=newest).update(**change)
+    assert shown in newest_card(page())
+
+
+def test_a_step_deleted_shows_as_missing(history):
+    page, newest, _ = history
+    assert "step-missing" not in newest_card(page())
+    ExpectationSetting.objects.filter(session=newest).delete()
+    assert 'class="step-missing" title="Setting expectations"' in newest_card(page())
+
+
+def test_a_side_effect_added_and_a_symptom_renamed_show(history, clinician):
+    page, newest, _ = history
+    page()
+    SideEffectObservation.objects.create(
+        session=newest, recorded_by=clinician, symptom=symptom("Visual disturbances"),
+        severity="moderate", onset_at=newest.started_at + timedelta(minutes=20),
+        intervention="reassurance")
+    assert "Visual disturbances" in newest_card(page())
+    SymptomType.objects.filter(name="Nausea", category="acute").update(name="Queasiness")
+    seen = page()
+    assert "Nausea" not in seen
+    assert seen.count("Queasiness") == 3  # every session's card that observed it
+
+
+def test_session_changes_show_in_the_timeline_and_the_charts(history, clinician):
+    page, newest, course = history
+    assert "newest first, 3</small>" in page()
+    TreatmentSession.objects.filter(pk=newest.pk).update(
+        status="cancelled", cancelled_at=timezone.now(), cancellation_reason="Unwell today")
+    assert "Cancelled: Unwell today" in newest_card(page())
+    moved = newest.scheduled_at + timedelta(days=1)
+    TreatmentSession.objects.filter(pk=newest.pk).update(scheduled_at=moved)
+    assert chart(page())["labels"][-1] == timezone.localtime(moved).strftime("%Y-%m-%d")
+    TreatmentSession.objects.filter(pk=newest.pk).update(is_archived=True)
+    assert "newest first, 2</small>" in page()
+    bulk_history(course=course, user=clinician, count=2)
+    seen = page()
+    assert "newest first, 4</small>" in seen and len(chart(seen)["labels"]) == 4
+
+
+def test_a_change_renders_only_its_own_session_again(history, clinician):
+    page, newest, _ = history
+    VitalSign.objects.bulk_create([VitalSign(
+        session=newest, recorded_by=clinician, phase="periodic", systolic_mmhg=150,
+        diastolic_mmhg=84, measured_at=newest.started_at + timedelta(minutes=60))])
+    with CaptureQueriesContext(connection) as queries:
+        seen = page()
+    vitals_loaded_for = [
+        re.search(r'"session_id" IN \(([\d, ]+)\)', query["sql"]).group(1)
+        for query in queries.captured_queries
+        if f'FROM "{VitalSign._meta.db_table}"' in query["sql"]
+        and re.search(r'"session_id" IN \([\d, ]+\)', query["sql"])]
+    assert vitals_loaded_for == [str(newest.pk)]  # the other two cards came from the cache
+    assert "150/84" in newest_card(seen) and seen.count("<article ") == 3
+
+
+def test_every_restamping_trigger_is_installed():
+    """A migration that rebuilds one of these tables (SQLite rebuilds a table to alter it)
+    drops its triggers: it must run sessions.change_stamps.install again."""
+    expected = {name for names in change_stamps.trigger_names(apps).values() for name in names}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {name for (name,) in cursor.fetchall()}
+    assert expected - present == set()
+
+
+def test_every_model_recorded_for_a_session_restamps_it_or_is_never_cached():
+    """A new model holding something of a session must join change_stamps.SESSION_ROW_MODELS
+    (if its card or the charts show it) or NOT_CACHED (if the history reads it fresh)."""
+    for model in apps.get_app_config("treatment_sessions").get_models():
+        if is_history_model(model):
+            continue
+        points_at_session = any(field.is_relation and field.concrete
+                                and field.related_model is TreatmentSession
+                                for field in model._meta.get_fields())
+        if points_at_session:
+            assert model.__name__ in (change_stamps.SESSION_ROW_MODELS
+                                      + change_stamps.NOT_CACHED), model.__name__
