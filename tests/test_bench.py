@@ -38,11 +38,33 @@ def test_a_page_row_has_timings_and_the_query_count(bench):
 
 def test_history_rows_give_their_ratio_to_both_yardsticks(bench):
     run.trivial_page(bench)
-    one_session = run.patient_history(bench)[0]
-    assert one_session.status == "ok"
-    assert "× /healthz" in one_session.value and "× /account/" in one_session.value
-    assert one_session.data["ratios"]["layout_ms"] == pytest.approx(
-        one_session.median_ms / bench.facts["layout_ms"])
+    rows = run.patient_history(bench)
+    assert [row.name for row in rows[:3]] == [
+        "patient history, 1 session, seen again",
+        "patient history, 1 session, after a new vital",
+        "patient history, 1 session, first view, nothing cached"]
+    for row in rows[:6]:  # 1 and 50 sessions: the fixture seeds no 500-session patient
+        assert row.status == "ok"
+        assert "× /healthz" in row.value and "× /account/" in row.value
+        assert row.data["ratios"]["layout_ms"] == pytest.approx(
+            row.median_ms / bench.facts["layout_ms"])
+
+
+def test_history_cases_measure_what_they_say(bench, django_assert_num_queries):
+    """Seen again, the page reads neither the charts' rows nor a card's; after a new vital it
+    reads them again (the same queries as with nothing cached: three queries load one card or
+    ten, tests/patients/test_history_cache.py shows only one is loaded)."""
+    from sessions.bulk_demo import bulk_patients
+    from sessions.models import VitalSign
+
+    patient = bulk_patients("history50").first()
+    vitals = VitalSign.objects.filter(session__patient=patient).count()
+    queries = {row.name.split("50 sessions, ")[1]: row.queries
+               for row in run.patient_history(bench) if "50 sessions" in row.name}
+    assert queries["seen again"] < queries["after a new vital"] == queries[
+        "first view, nothing cached"]
+    # 2 warm-ups, `repeat` timed requests and the counted one each recorded a vital.
+    assert VitalSign.objects.filter(session__patient=patient).count() == vitals + 2 + 3 + 1
 
 
 def test_every_admin_list_is_measured(bench):
