@@ -3,6 +3,8 @@ local time, preparation, calendar file, a working opt-out link."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import compat32
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from sessions import ics, reminders, services
 from sessions.models import FollowUp, Reminder
-from sessions.reminder_emails import format_local, reminder_email
+from sessions.reminder_emails import format_local, message_id, reminder_email
 from tests.factories import CourseFactory, PatientFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +105,28 @@ def test_clinician_alert_carries_no_patient_name(clinician):
     assert email.to == [clinician.email]
     assert session.patient.first_name not in everything_the_patient_sees(email).title()
     assert session.patient.mrn in email.subject
+
+
+def test_reminder_emails_are_the_bytes_django_would_send(clinician):
+    """ReminderEmail takes a shortcut for short ASCII headers and sets each multipart's
+    boundary up front; the bytes on the wire are exactly those of Django's own policy, for
+    every kind of reminder, including a subject too long for one line and one with accents."""
+    alert = Reminder.objects.create(
+        kind="clinician_alert", cause="consultation:2", patient=patient_reminders(clinician)[0]
+        .patient, recipient_user=clinician, due_at=timezone.now())
+    reminders_ = [*Reminder.objects.filter(kind__in=reminders.PATIENT_KINDS), alert]
+    reminders_[0].patient.first_name = "Zoë-" + "Long" * 20  # non-ASCII, folded headers
+    seen_boundaries = set()
+    for reminder in reminders_:
+        message = reminder_email(reminder).message()
+        sent = message.as_bytes(linesep="\r\n")
+        message.policy = compat32  # Django's own; the boundaries stay as they are
+        assert sent == message.as_bytes(linesep="\r\n"), reminder.kind
+        parsed = message_from_bytes(sent)
+        assert parsed["Message-ID"] == message_id(reminder)
+        boundaries = {part.get_boundary() for part in parsed.walk() if part.is_multipart()}
+        assert boundaries and not boundaries & seen_boundaries  # one of its own per message
+        seen_boundaries |= boundaries
+        assert [part.get_content_type() for part in parsed.walk()][:3] in (
+            ["multipart/alternative", "text/plain", "text/html"],
+            ["multipart/mixed", "multipart/alternative", "text/plain"])
