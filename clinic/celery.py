@@ -2,10 +2,28 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def database_connections_as_between_requests(sender=None, **kwargs) -> None:
+    """A worker keeps its database connections by the rule the web server follows between two
+    requests: closed once older than CONN_MAX_AGE or after an error left them unusable, else
+    kept (and health-checked before reuse, CONN_HEALTH_CHECKS). Celery's own default closes
+    every connection before and after every task; with settings.CELERY_DB_REUSE_MAX it only
+    recycles them now and then, and this does the rest. A task run eagerly, inside a request
+    or a test's transaction, is left alone, as Celery leaves it."""
+    from django.db import close_old_connections, connections
+
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    if any(connection.in_atomic_block for connection in connections.all(initialized_only=True)):
+        return
+    close_old_connections()

@@ -159,6 +159,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes a worker's database connections before and after every task unless this is
+# set; then it recycles them every this-many tasks and clinic/celery.py applies CONN_MAX_AGE
+# and the health checks, as between two web requests. Reconnecting twice per send batch cost
+# PostgreSQL a new backend and its cold caches each time.
+CELERY_DB_REUSE_MAX = 500
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {}
