@@ -4,10 +4,11 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from audit.models import PatientAccess
 from audit.services import patient_access_record
+from clinic.admin_lists import QuickActionCheckbox
 
 
 @admin.register(PatientAccess)
-class PatientAccessAdmin(admin.ModelAdmin):
+class PatientAccessAdmin(QuickActionCheckbox, admin.ModelAdmin):
     """Read-only: the access log is evidence, not data to edit."""
 
     list_display = ("accessed_at", "user", "patient", "what", "ip_address")

@@ -5,6 +5,7 @@ from django.db.models import Prefetch
 
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import VersionedModelForm
+from clinic.admin_lists import QuickActionCheckbox
 from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
@@ -60,7 +61,7 @@ class MedicationInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(PatientAccessLoggedAdmin, ClinicHistoryAdmin):
+class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryAdmin):
     form = VersionedModelForm
     list_display = ("mrn", "last_name", "first_name", "date_of_birth", "risk",
                     "reminders_opt_in", "is_archived")

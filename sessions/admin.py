@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
+from clinic.admin_lists import QuickActionCheckbox
 from sessions import dispatch, reminders, services
 from sessions.admin_services import (
     ServiceInline,
@@ -299,7 +300,8 @@ class TreatmentSessionForm(VersionedModelForm):
 
 
 @admin.register(TreatmentSession)
-class TreatmentSessionAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavingAdmin):
+class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
+                            ServiceSavingAdmin):
     form = TreatmentSessionForm
     list_display = ("id", "patient", "scheduled_at", "status", "current_step_column",
                     "findings_column", "clinician")
@@ -448,7 +450,8 @@ class TreatmentSessionAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavi
 
 
 @admin.register(TreatmentCourse)
-class TreatmentCourseAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ClinicHistoryAdmin):
+class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
+                           ClinicHistoryAdmin):
     list_display = ("id", "patient", "drug", "indication", "status", "planned_sessions",
                     "started_on", "ended_on", "responsible_clinician")
     list_filter = ("status", "drug", "indication")
@@ -467,7 +470,8 @@ class TreatmentCourseAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ClinicHistor
                 self.message_user(request, f"Course {course.pk}: {error.text}", messages.ERROR)
 
 
-class FrozenRecordAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ClinicHistoryAdmin):
+class FrozenRecordAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
+                        ClinicHistoryAdmin):
     """Steps are recorded on their session's page; here they are read, never added."""
 
     def access_log_patient(self, obj):
@@ -561,7 +565,8 @@ class SideEffectObservationAdmin(FrozenRecordAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavingAdmin):
+class FollowUpAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
+                    ServiceSavingAdmin):
     list_display = ("patient", "kind", "due_on", "status", "contacted_at", "method")
     list_filter = ("status", "kind", "due_on")
     list_select_related = ("patient",)
@@ -583,7 +588,7 @@ class FollowUpAdmin(PatientAccessLoggedAdmin, NoDeleteMixin, ServiceSavingAdmin)
 
 
 @admin.register(SymptomType)
-class SymptomTypeAdmin(NoDeleteMixin, admin.ModelAdmin):
+class SymptomTypeAdmin(QuickActionCheckbox, NoDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "category", "is_active")
     list_filter = ("category", "is_active")
     search_fields = ("name",)
@@ -591,7 +596,7 @@ class SymptomTypeAdmin(NoDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(NoDeleteMixin, admin.ModelAdmin):
+class ReminderAdmin(QuickActionCheckbox, NoDeleteMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     list_display = ("kind", "patient", "due_at", "status", "attempts", "sent_at")
