@@ -267,11 +267,11 @@ def every_admin_changelist(bench: Bench) -> list[Row]:
 HISTORY_CASES = (
     # (name, what runs before each request). The cache is each process's own memory
     # (patients/history_cache.py), so these are what a clinician meets in turn: a record seen
-    # before and unchanged since; the same after a nurse recorded a vital in the latest session
-    # (its card and the charts are rebuilt, the other cards are not); and the first view since
-    # the web process started (nothing cached: every query and the whole render).
+    # before and unchanged since; the same after a nurse recorded or corrected a vital in the
+    # latest session (its card and that session's chart point are rebuilt, nothing else); and
+    # the first view since the web process started (nothing cached: every query, whole render).
     ("seen again", None),
-    ("after a new vital", "_history_new_vital"),
+    ("after a vital changes", "_history_vital_changes"),
     ("first view, nothing cached", "_history_cache_empty"),
 )
 
@@ -282,21 +282,25 @@ def _history_cache_empty(patient) -> Callable:
     return caches["history"].clear
 
 
-def _history_new_vital(patient) -> Callable:
-    """Records a vital in the patient's latest session, as a nurse does every 10-15 minutes
-    during monitoring (bulk_create: the triggers restamp it exactly as the service's save)."""
+def _history_vital_changes(patient) -> Callable:
+    """Records a vital in the patient's latest session, then corrects it before each next
+    request, as a nurse records and corrects readings during monitoring: each write restamps
+    the session (the triggers do not care which), and the session keeps a realistic number of
+    vitals however many requests are measured."""
     from datetime import timedelta
 
     from sessions.models import TreatmentSession, VitalSign
 
     latest = TreatmentSession.objects.filter(patient=patient).order_by("-scheduled_at").first()
+    vital = VitalSign.objects.create(
+        session=latest, recorded_by_id=latest.clinician_id, phase="periodic",
+        systolic_mmhg=128, diastolic_mmhg=82,
+        measured_at=latest.scheduled_at + timedelta(minutes=60))
+    readings = iter(range(10**6))
 
-    def record():
-        VitalSign.objects.bulk_create([VitalSign(
-            session=latest, recorded_by_id=latest.clinician_id, phase="periodic",
-            systolic_mmhg=128, diastolic_mmhg=82,
-            measured_at=latest.scheduled_at + timedelta(minutes=60))])
-    return record
+    def change():
+        VitalSign.objects.filter(pk=vital.pk).update(systolic_mmhg=126 + next(readings) % 2 * 4)
+    return change
 
 
 def patient_history(bench: Bench) -> list[Row]:

@@ -31,12 +31,15 @@ def _key(kind: str, pk: int, stamp: int | None) -> str:
 
 
 def patient_record(patient: Patient) -> "selectors.PatientRecord":
-    """`selectors.patient_record`, cached under `patient.change_stamp` (read with the patient)."""
+    """`selectors.patient_record`, cached under `patient.change_stamp` (read with the patient).
+    When it changed, the sessions' summaries of the last build are handed back in, so only the
+    sessions whose own stamp changed are read again."""
     cache, key = caches[CACHE_ALIAS], _key("record", patient.pk, patient.change_stamp)
     record = cache.get(key)
     if record is None:
-        record = selectors.patient_record(patient)
-        cache.set(key, record)
+        summaries_key = _key("summaries", patient.pk, "any")
+        record, summaries = selectors.patient_record(patient, known=cache.get(summaries_key))
+        cache.set_many({key: record, summaries_key: summaries})
     return record
 
 

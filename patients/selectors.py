@@ -34,6 +34,7 @@ from sessions.models import (
     STEP_LABELS,
     Evaluation,
     PatientChangeStamp,
+    SessionChangeStamp,
     SideEffectObservation,
     TreatmentCourse,
     TreatmentSession,
@@ -235,30 +236,38 @@ CHART_ITEM_FIELDS = ("consultation__id", "monitoring__cadss_score",
                      *(f"consultation__{name}" for name in PHQ9_FIELDS + GAD7_FIELDS))
 
 
-def _chart_series(session_rows: list[tuple], bp_by_session: dict[int, tuple]) -> dict:
-    """Series over sessions, oldest first, for static/js/history-charts.js (json_script).
-    A session appears once its consultation (or monitoring) is recorded."""
-    labels, phq9, gad7, cadss = [], [], [], []
-    baseline_sys, baseline_dia, peak_sys, peak_dia = [], [], [], []
+# One session's point on the charts: (label, PHQ-9, GAD-7, CADSS, baseline systolic, baseline
+# diastolic, peak systolic, peak diastolic); None where a value is missing. Plain tuples: a
+# patient's points are cached and unpickled as a whole (patients/history_cache.py).
+CHART_SERIES = ("labels", "phq9", "gad7", "cadss", "baseline_systolic", "baseline_diastolic",
+                "peak_systolic", "peak_diastolic")
+
+
+def _session_summaries(session_rows: list[tuple], bp_by_session: dict[int, tuple]
+                       ) -> dict[int, tuple]:
+    """{session id: (chart point or None, evaluation id or None)}. A session has a point once
+    its consultation (or monitoring) is recorded."""
+    summaries = {}
     nine, seven = len(PHQ9_FIELDS), len(GAD7_FIELDS)
     zone = timezone.get_current_timezone()  # once: looking it up per session cost 40 %
-    for pk, scheduled_at, _, _, _, consultation_id, cadss_score, *items in reversed(
+    for pk, scheduled_at, evaluation_id, _, _, consultation_id, cadss_score, *items in (
             session_rows):
-        if consultation_id is None and cadss_score is None:
-            continue
-        baseline, peak = bp_by_session[pk]
-        labels.append(scheduled_at.astimezone(zone).date().isoformat())
-        has_scores = consultation_id is not None
-        phq9.append(scales.phq9_total(items[:nine]) if has_scores else None)
-        gad7.append(scales.gad7_total(items[nine:nine + seven]) if has_scores else None)
-        cadss.append(cadss_score)
-        baseline_sys.append(baseline[0] if baseline else None)
-        baseline_dia.append(baseline[1] if baseline else None)
-        peak_sys.append(peak[0] if peak else None)
-        peak_dia.append(peak[1] if peak else None)
-    return {"labels": labels, "phq9": phq9, "gad7": gad7, "cadss": cadss,
-            "baseline_systolic": baseline_sys, "baseline_diastolic": baseline_dia,
-            "peak_systolic": peak_sys, "peak_diastolic": peak_dia}
+        point = None
+        if consultation_id is not None or cadss_score is not None:
+            baseline, peak = bp_by_session[pk]
+            has_scores = consultation_id is not None
+            point = (scheduled_at.astimezone(zone).date().isoformat(),
+                     scales.phq9_total(items[:nine]) if has_scores else None,
+                     scales.gad7_total(items[nine:nine + seven]) if has_scores else None,
+                     cadss_score, *(baseline or (None, None)), *(peak or (None, None)))
+        summaries[pk] = (point, evaluation_id)
+    return summaries
+
+
+def _chart_series(points: list[tuple]) -> dict:
+    """Series over sessions, oldest first, for static/js/history-charts.js (json_script)."""
+    return dict(zip(CHART_SERIES, (list(series) for series in zip(*points, strict=True)),
+                    strict=True)) if points else {name: [] for name in CHART_SERIES}
 
 
 def _blood_pressure_by_session(sessions: QuerySet, evaluation_bp: dict[int, tuple]) -> dict:
@@ -302,23 +311,44 @@ class PatientRecord:
     current_findings_on: datetime | None
 
 
-def patient_record(patient: Patient) -> PatientRecord:
-    """Charts over every session, the timeline's order and the latest evaluation's findings, in
-    three narrow queries and no model instance per session."""
+def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
+                   ) -> tuple[PatientRecord, dict[int, tuple]]:
+    """Charts over every session, the timeline's order and the latest evaluation's findings,
+    with no model instance per session; and each session's summary, {session id: (change
+    stamp, chart point, evaluation id)}.
+
+    `known` is summaries from an earlier call: a session whose change stamp is the same is not
+    read again, so after a nurse records a vital only that session's rows are (four narrow
+    queries either way). The stamps are read first: a change committed after that leaves a
+    newer summary under an older stamp, read again next time."""
+    known = known or {}
     sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
-    session_rows = list(sessions.order_by("-scheduled_at", "-id").values_list(
-        "id", "scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS))
-    evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
-                     for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
-    latest_evaluation_id = next((evaluation_id for _, _, evaluation_id, *_ in session_rows
-                                 if evaluation_id), None)
+    stamped = list(sessions.order_by("-scheduled_at", "-id").values_list("id", Subquery(
+        SessionChangeStamp.objects.filter(session_id=OuterRef("pk")).values("stamp"))))
+    stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
+    fresh: dict[int, tuple] = {}
+    if stale:
+        changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=stale)
+        session_rows = list(changed.values_list("id", "scheduled_at", *EVALUATION_FIELDS,
+                                                *CHART_ITEM_FIELDS))
+        evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
+                         for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
+        fresh = _session_summaries(session_rows,
+                                   _blood_pressure_by_session(changed, evaluation_bp))
+    summaries = {pk: (stamp, *fresh[pk]) if pk in fresh else known[pk]
+                 for pk, stamp in stamped if pk in fresh or pk not in stale}
+    session_ids = [pk for pk, _ in stamped if pk in summaries]  # archived meanwhile: gone
+    latest_evaluation_id = next((summaries[pk][2] for pk in session_ids if summaries[pk][2]),
+                                None)
     latest = (Evaluation.objects.only("findings", "recorded_at").get(pk=latest_evaluation_id)
               if latest_evaluation_id else None)
-    return PatientRecord(
-        session_ids=[row[0] for row in session_rows],
-        chart=_chart_series(session_rows, _blood_pressure_by_session(sessions, evaluation_bp)),
+    record = PatientRecord(
+        session_ids=session_ids,
+        chart=_chart_series([summaries[pk][1] for pk in reversed(session_ids)
+                             if summaries[pk][1]]),
         current_findings=latest.findings if latest else [],
         current_findings_on=latest.recorded_at if latest else None)
+    return record, summaries
 
 
 def _newest(rows: QuerySet, shown: int) -> Bounded:

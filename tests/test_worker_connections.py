@@ -11,7 +11,6 @@ from django.db import connection, transaction
 import clinic.celery  # noqa: F401  (connects the handlers, as a worker's start does)
 
 
-
 class Task:
     """Stands in for the task the signals are sent for: all the handler reads of it."""
 

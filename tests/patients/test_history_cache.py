@@ -160,6 +160,11 @@ def test_a_change_renders_only_its_own_session_again(history, clinician):
         if f'FROM "{VitalSign._meta.db_table}"' in query["sql"]
         and re.search(r'"session_id" IN \([\d, ]+\)', query["sql"])]
     assert vitals_loaded_for == [str(newest.pk)]  # the other two cards came from the cache
+    charted = [re.search(r'"id" IN \(([\d, ]+)\)', query["sql"]).group(1)
+               for query in queries.captured_queries
+               if f'"{Consultation._meta.db_table}"."phq9_item_1"' in query["sql"]]
+    # The charts and the card re-read that session's steps, and no other session's.
+    assert charted == [str(newest.pk)] * 2
     assert "150/84" in newest_card(seen) and seen.count("<article ") == 3
 
 
