@@ -639,6 +639,22 @@ MEASUREMENTS: list[Callable[[Bench], list[Row]]] = [
 
 # --- output -----------------------------------------------------------------------------------
 
+CPU_YARDSTICK_ADDITIONS = 2_000_000
+
+
+def cpu_yardstick_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (median of 5): how fast this machine's CPU
+    was during the run. The ratio targets compare pages within one run; absolute times (150 ms,
+    30 s) move with the machine, and machines of the same kind have differed 2.5x here."""
+    times = []
+    for _ in range(5):
+        started, total = time.perf_counter(), 0
+        for number in range(CPU_YARDSTICK_ADDITIONS):
+            total += number
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def table(rows: list[Row]) -> str:
     def cell(value):
         return "" if value is None else str(value)
@@ -718,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     patients, per_patient = bench.facts.get("size", (args.patients, args.sessions_per_patient))
     header = (f"{patients:,} patients × {per_patient} sessions on PostgreSQL "
               f"{connection.pg_version // 10000} (random_page_cost {args.random_page_cost}), "
-              f"Redis broker; {os.cpu_count()} CPUs; "
+              f"Redis broker; {os.cpu_count()} CPUs, on which {CPU_YARDSTICK_ADDITIONS:,} "
+              f"Python additions took {cpu_yardstick_ms():.0f} ms (CPU speed, to compare runs); "
               f"{args.repeat} timed requests per page, in-process django.test.Client")
     markdown = f"{header}\n\n{table(bench.rows)}"
     print("\n" + markdown)
