@@ -84,6 +84,15 @@ def _column(model, field: str) -> str:
     return model._meta.get_field(field).column
 
 
+def _tables(apps, quote) -> dict[str, str]:
+    """The quoted names of the tables the triggers write and read."""
+    return {key: quote(apps.get_model("treatment_sessions", name)._meta.db_table)
+            for key, name in (("session_stamps", "SessionChangeStamp"),
+                              ("patient_stamps", "PatientChangeStamp"),
+                              ("sessions", SESSION_MODEL),
+                              ("observations", "SideEffectObservation"))}
+
+
 def _stamped(apps) -> list[tuple]:
     """(model, events, session column expression, patient column expression or None)."""
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
@@ -104,15 +113,10 @@ def trigger_names(apps) -> dict[str, list[str]]:
 def _postgresql(apps, quote) -> list[str]:
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
     observation = apps.get_model("treatment_sessions", "SideEffectObservation")
+    tables = _tables(apps, quote)
     statements = [
-        RESTAMP_FUNCTION.format(
-            session_stamps=quote(apps.get_model("treatment_sessions",
-                                                "SessionChangeStamp")._meta.db_table),
-            patient_stamps=quote(apps.get_model("treatment_sessions",
-                                                "PatientChangeStamp")._meta.db_table),
-            sessions=quote(session._meta.db_table),
-            patient_column=quote(_column(session, "patient"))),
-        SYMPTOM_FUNCTION.format(observations=quote(observation._meta.db_table),
+        RESTAMP_FUNCTION.format(**tables, patient_column=quote(_column(session, "patient"))),
+        SYMPTOM_FUNCTION.format(**tables,
                                 session_column=quote(_column(observation, "session")),
                                 symptom_column=quote(_column(observation, "symptom"))),
     ]
@@ -141,20 +145,17 @@ def _postgresql(apps, quote) -> list[str]:
 def _sqlite_restamp(apps, quote, session_expression: str, patient_expression: str | None,
                     guard: str) -> str:
     """The body of a row trigger: restamp one session (and its patient)."""
+    tables = _tables(apps, quote)
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
-    session_stamps = quote(apps.get_model("treatment_sessions",
-                                          "SessionChangeStamp")._meta.db_table)
-    patient_stamps = quote(apps.get_model("treatment_sessions",
-                                          "PatientChangeStamp")._meta.db_table)
     patient = patient_expression or (
-        f"(SELECT {quote(_column(session, 'patient'))} FROM {quote(session._meta.db_table)} "
+        f"(SELECT {quote(_column(session, 'patient'))} FROM {tables['sessions']} "
         f"WHERE id = {session_expression})")
     # "WHERE" after SELECT: SQLite's upsert needs it to parse INSERT ... SELECT ... ON CONFLICT.
-    return (f"INSERT INTO {session_stamps} (session_id, stamp) SELECT {session_expression}, "
-            f"random() WHERE {guard} ON CONFLICT (session_id) DO UPDATE SET stamp = "
-            f"excluded.stamp; "
-            f"INSERT INTO {patient_stamps} (patient_id, stamp) SELECT {patient}, random() "
-            f"WHERE {guard} AND {patient} IS NOT NULL "
+    return (f"INSERT INTO {tables['session_stamps']} (session_id, stamp) SELECT "
+            f"{session_expression}, random() WHERE {guard} ON CONFLICT (session_id) DO UPDATE "
+            f"SET stamp = excluded.stamp; "
+            f"INSERT INTO {tables['patient_stamps']} (patient_id, stamp) SELECT {patient}, "
+            f"random() WHERE {guard} AND {patient} IS NOT NULL "
             f"ON CONFLICT (patient_id) DO UPDATE SET stamp = excluded.stamp;")
 
 
@@ -180,21 +181,17 @@ def _sqlite(apps, quote) -> list[str]:
 
 
 def _symptom_sqlite(apps, quote) -> str:
+    tables = _tables(apps, quote)
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
     observation = apps.get_model("treatment_sessions", "SideEffectObservation")
-    observed = (f"SELECT {quote(_column(observation, 'session'))} FROM "
-                f"{quote(observation._meta.db_table)} WHERE "
-                f"{quote(_column(observation, 'symptom'))} = NEW.id")
-    session_stamps = quote(apps.get_model("treatment_sessions",
-                                          "SessionChangeStamp")._meta.db_table)
-    patient_stamps = quote(apps.get_model("treatment_sessions",
-                                          "PatientChangeStamp")._meta.db_table)
-    return (f"INSERT INTO {session_stamps} (session_id, stamp) SELECT id, random() FROM "
-            f"{quote(session._meta.db_table)} WHERE id IN ({observed}) "
+    observed = (f"SELECT {quote(_column(observation, 'session'))} FROM {tables['observations']} "
+                f"WHERE {quote(_column(observation, 'symptom'))} = NEW.id")
+    return (f"INSERT INTO {tables['session_stamps']} (session_id, stamp) SELECT id, random() "
+            f"FROM {tables['sessions']} WHERE id IN ({observed}) "
             f"ON CONFLICT (session_id) DO UPDATE SET stamp = excluded.stamp; "
-            f"INSERT INTO {patient_stamps} (patient_id, stamp) SELECT "
-            f"{quote(_column(session, 'patient'))}, random() FROM "
-            f"{quote(session._meta.db_table)} WHERE id IN ({observed}) "
+            f"INSERT INTO {tables['patient_stamps']} (patient_id, stamp) SELECT "
+            f"{quote(_column(session, 'patient'))}, random() FROM {tables['sessions']} "
+            f"WHERE id IN ({observed}) "
             f"ON CONFLICT (patient_id) DO UPDATE SET stamp = excluded.stamp;")
 
 
