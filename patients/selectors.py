@@ -340,8 +340,9 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
     session_ids = [pk for pk, _ in stamped if pk in summaries]  # archived meanwhile: gone
     latest_evaluation_id = next((summaries[pk][2] for pk in session_ids if summaries[pk][2]),
                                 None)
-    latest = (Evaluation.objects.only("findings", "recorded_at").get(pk=latest_evaluation_id)
-              if latest_evaluation_id else None)
+    # filter().first(): an evaluation removed since its session's stamp was read shows none.
+    latest = (Evaluation.objects.only("findings", "recorded_at")
+              .filter(pk=latest_evaluation_id).first() if latest_evaluation_id else None)
     record = PatientRecord(
         session_ids=session_ids,
         chart=_chart_series([summaries[pk][1] for pk in reversed(session_ids)
