@@ -25,8 +25,9 @@ CACHE_ALIAS = "history"
 CARD_TEMPLATE = "patients/_session_card.html"
 
 
-def _key(kind: str, pk: int, stamp: int | None) -> str:
-    # Times are shown in the active zone, so it is part of what was rendered.
+def _key(kind: str, pk: int, stamp: int | str | None) -> str:
+    # Times are shown in the active zone, so it is part of what was rendered. A session that
+    # nothing has touched since the triggers were installed has no stamp yet: None.
     return f"{kind}:{pk}:{stamp}:{timezone.get_current_timezone_name()}"
 
 
