@@ -7,9 +7,9 @@ small queries; after a nurse records a vital only that session's card and the ch
 rebuilt. The cache is each web process's own memory (settings.CACHES["history"]): health
 information never leaves the process, and a restart or deploy starts it empty.
 
-A stamp is read before what is cached under it: the patient's with the patient row, a card's
-in the query just before its session is loaded. A change committed in between can only leave
-newer content under an older stamp, which nobody asks for again.
+A stamp is read before what is cached under it: the patient's with the patient row, the
+sessions' with the patient's record, before any session is loaded. A change committed in
+between can only leave newer content under an older stamp, which nobody asks for again.
 """
 
 from django.core.cache import caches
@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString
 
 from patients import selectors
 from patients.models import Patient
-from sessions.models import SessionChangeStamp
 
 CACHE_ALIAS = "history"
 CARD_TEMPLATE = "patients/_session_card.html"
@@ -44,12 +43,15 @@ def patient_record(patient: Patient) -> "selectors.PatientRecord":
     return record
 
 
-def session_cards(session_ids: list[int]) -> list[SafeString]:
-    """The timeline cards of these sessions, in this order: cached ones as they are, the rest
-    loaded (three queries however many) and rendered."""
-    stamps = dict(SessionChangeStamp.objects.filter(session_id__in=session_ids)
-                  .values_list("session_id", "stamp"))
-    keys = {pk: _key("card", pk, stamps.get(pk)) for pk in session_ids}
+def session_cards(stamps: dict[int, int | None]) -> list[SafeString]:
+    """The timeline cards of these sessions ({session id: change stamp}, in order): cached
+    ones as they are, the rest loaded (three queries however many) and rendered.
+
+    The stamps come with the patient's record: it was built after its own stamps were read,
+    and while the patient's stamp is unchanged none of its sessions' has changed either (the
+    triggers restamp both in one statement)."""
+    session_ids = list(stamps)
+    keys = {pk: _key("card", pk, stamps[pk]) for pk in session_ids}
     cache = caches[CACHE_ALIAS]
     cards = cache.get_many(list(keys.values()))
     missing = [pk for pk in session_ids if keys[pk] not in cards]

@@ -6,7 +6,7 @@ number of sessions (tests/patients/test_history_queries.py holds it to that).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
@@ -163,7 +163,7 @@ class PatientHistory:
     session_count: int
     follow_ups: Bounded  # of FollowUp, newest due date first, at most HISTORY_FOLLOW_UPS_SHOWN
     reminders: Bounded  # of Reminder, newest first, at most HISTORY_REMINDERS_SHOWN
-    chart: dict = field(default_factory=dict)
+    chart: dict
 
 
 def _local(moment: datetime | None, fmt: str) -> str:
@@ -305,10 +305,15 @@ class PatientRecord:
     """What the history shows over all of a patient's sessions; cached under the patient's
     change stamp."""
 
-    session_ids: list[int]  # timeline order, newest first
+    session_stamps: dict[int, int | None]  # session id -> change stamp, timeline order
     chart: dict
     current_findings: list[dict]
     current_findings_on: datetime | None
+
+    @property
+    def session_ids(self) -> list[int]:
+        """Newest first."""
+        return list(self.session_stamps)
 
 
 def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
@@ -344,7 +349,7 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
     latest = (Evaluation.objects.only("findings", "recorded_at")
               .filter(pk=latest_evaluation_id).first() if latest_evaluation_id else None)
     record = PatientRecord(
-        session_ids=session_ids,
+        session_stamps={pk: summaries[pk][0] for pk in session_ids},
         chart=_chart_series([summaries[pk][1] for pk in reversed(session_ids)
                              if summaries[pk][1]]),
         current_findings=latest.findings if latest else [],
@@ -380,7 +385,8 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
     record = history_cache.patient_record(patient)
     timeline = Paginator(record.session_ids, page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
                          ).get_page(page)
-    timeline.object_list = history_cache.session_cards(list(timeline.object_list))
+    timeline.object_list = history_cache.session_cards(
+        {pk: record.session_stamps[pk] for pk in timeline.object_list})
     follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
                          HISTORY_FOLLOW_UPS_SHOWN)
     reminders = _newest(patient.reminders.order_by("-due_at", "-id"), HISTORY_REMINDERS_SHOWN)
