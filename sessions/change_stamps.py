@@ -142,6 +142,13 @@ def _postgresql(apps, quote) -> list[str]:
     return [*statements[:2], *functions.values(), *statements[2:]]
 
 
+def _sqlite_upsert(table: str, key: str, select: str) -> str:
+    """New random stamps for the ids `select` yields (its first column). The SELECT must have
+    a WHERE: SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT."""
+    return (f"INSERT INTO {table} ({key}, stamp) {select} "
+            f"ON CONFLICT ({key}) DO UPDATE SET stamp = excluded.stamp;")
+
+
 def _sqlite_restamp(apps, quote, session_expression: str, patient_expression: str | None,
                     guard: str) -> str:
     """The body of a row trigger: restamp one session (and its patient)."""
@@ -150,13 +157,11 @@ def _sqlite_restamp(apps, quote, session_expression: str, patient_expression: st
     patient = patient_expression or (
         f"(SELECT {quote(_column(session, 'patient'))} FROM {tables['sessions']} "
         f"WHERE id = {session_expression})")
-    # "WHERE" after SELECT: SQLite's upsert needs it to parse INSERT ... SELECT ... ON CONFLICT.
-    return (f"INSERT INTO {tables['session_stamps']} (session_id, stamp) SELECT "
-            f"{session_expression}, random() WHERE {guard} ON CONFLICT (session_id) DO UPDATE "
-            f"SET stamp = excluded.stamp; "
-            f"INSERT INTO {tables['patient_stamps']} (patient_id, stamp) SELECT {patient}, "
-            f"random() WHERE {guard} AND {patient} IS NOT NULL "
-            f"ON CONFLICT (patient_id) DO UPDATE SET stamp = excluded.stamp;")
+    return " ".join((
+        _sqlite_upsert(tables["session_stamps"], "session_id",
+                       f"SELECT {session_expression}, random() WHERE {guard}"),
+        _sqlite_upsert(tables["patient_stamps"], "patient_id",
+                       f"SELECT {patient}, random() WHERE {guard} AND {patient} IS NOT NULL")))
 
 
 def _sqlite(apps, quote) -> list[str]:
@@ -186,13 +191,13 @@ def _symptom_sqlite(apps, quote) -> str:
     observation = apps.get_model("treatment_sessions", "SideEffectObservation")
     observed = (f"SELECT {quote(_column(observation, 'session'))} FROM {tables['observations']} "
                 f"WHERE {quote(_column(observation, 'symptom'))} = NEW.id")
-    return (f"INSERT INTO {tables['session_stamps']} (session_id, stamp) SELECT id, random() "
-            f"FROM {tables['sessions']} WHERE id IN ({observed}) "
-            f"ON CONFLICT (session_id) DO UPDATE SET stamp = excluded.stamp; "
-            f"INSERT INTO {tables['patient_stamps']} (patient_id, stamp) SELECT "
-            f"{quote(_column(session, 'patient'))}, random() FROM {tables['sessions']} "
-            f"WHERE id IN ({observed}) "
-            f"ON CONFLICT (patient_id) DO UPDATE SET stamp = excluded.stamp;")
+    return " ".join((
+        _sqlite_upsert(tables["session_stamps"], "session_id",
+                       f"SELECT id, random() FROM {tables['sessions']} "
+                       f"WHERE id IN ({observed})"),
+        _sqlite_upsert(tables["patient_stamps"], "patient_id",
+                       f"SELECT {quote(_column(session, 'patient'))}, random() "
+                       f"FROM {tables['sessions']} WHERE id IN ({observed})")))
 
 
 def install(apps, schema_editor) -> None:

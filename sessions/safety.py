@@ -520,7 +520,6 @@ def blood_pressure_baseline_and_peak(
     return last_pre_dose or baseline, peak
 
 
-
 def dose_mg_per_kg(dose_mg: Decimal, weight_kg: Decimal) -> Decimal:
     """Weight-based dose, rounded half up to 0.01 mg/kg as charted.
 
