@@ -49,8 +49,19 @@ class DispatchResult:
     gave_up: int = 0  # reclaimed too often: marked failed
 
 
+def _lease_expired(now, config: ReminderSettings):
+    """Claims and attempts older than this have lost their lease."""
+    return now - timedelta(seconds=config.lease_seconds)
+
+
+def _attempt_running(reminder: Reminder, lease_expired) -> bool:
+    """Another worker started sending it within the lease."""
+    started = reminder.attempt_started_at
+    return started is not None and started >= lease_expired
+
+
 def _claimable(now, config: ReminderSettings) -> Q:
-    lease_expired = now - timedelta(seconds=config.lease_seconds)
+    lease_expired = _lease_expired(now, config)
     stale_attempt = Q(attempt_started_at__isnull=True) | Q(attempt_started_at__lt=lease_expired)
     return (Q(status=Status.PENDING, due_at__lte=now)
             | (Q(status=Status.SENDING, claimed_at__lt=lease_expired) & stale_attempt))
@@ -229,7 +240,7 @@ def _begin_attempt(reminder_id: int, config: ReminderSettings) -> Reminder | Sen
     observation) is read when the email is built. A six-table join here cost PostgreSQL ~2 ms
     of planning per reminder, more than sending the email."""
     now = timezone.now()
-    lease_expired = now - timedelta(seconds=config.lease_seconds)
+    lease_expired = _lease_expired(now, config)
     with transaction.atomic():
         try:
             reminder = (Reminder.objects.select_for_update(of=("self",))
@@ -238,7 +249,7 @@ def _begin_attempt(reminder_id: int, config: ReminderSettings) -> Reminder | Sen
             return SendOutcome("skipped", "No such reminder.")
         if reminder.status != Status.SENDING:
             return SendOutcome("skipped", f"Reminder is {reminder.status}.")
-        if reminder.attempt_started_at and reminder.attempt_started_at >= lease_expired:
+        if _attempt_running(reminder, lease_expired):
             return SendOutcome("skipped", "Another worker is sending it right now.")
         reason = _still_wanted(reminder)
         if reason:
@@ -306,9 +317,8 @@ def _begin_loaded_attempt(reminder: Reminder | None, config: ReminderSettings) -
     if reminder is None or reminder.status != Status.SENDING:
         return False
     now = timezone.now()
-    lease_expired = now - timedelta(seconds=config.lease_seconds)
-    started = reminder.attempt_started_at
-    if (started and started >= lease_expired) or _still_wanted(reminder):
+    lease_expired = _lease_expired(now, config)
+    if _attempt_running(reminder, lease_expired) or _still_wanted(reminder):
         return False
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(now), adapt(now), adapt(now), reminder.pk, Status.SENDING,
