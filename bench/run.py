@@ -265,21 +265,33 @@ def every_admin_changelist(bench: Bench) -> list[Row]:
 
 
 HISTORY_CASES = (
-    # (name, what runs before each request). The cache is each process's own memory
-    # (patients/history_cache.py), so these are what a clinician meets in turn: a record seen
-    # before and unchanged since; the same after a nurse recorded or corrected a vital in the
-    # latest session (its card and that session's chart point are rebuilt, nothing else); and
-    # the first view since the web process started (nothing cached: every query, whole render).
+    # (name, what runs before each request). The cache has two tiers
+    # (patients/history_cache.py): each process's own memory, in front of a table every
+    # process shares. So these are what a clinician meets in turn: a record seen before and
+    # unchanged since; the same after a nurse recorded or corrected a vital in the latest
+    # session (its card and that session's chart point are rebuilt, nothing else); the first
+    # view in this web process (another process, or this one before a restart, built it: read
+    # from the shared table); and a record nobody has opened since it was loaded (nothing
+    # cached anywhere: every query, the whole render, and the cache written).
     ("seen again", None),
     ("after a vital changes", "_history_vital_changes"),
-    ("first view, nothing cached", "_history_cache_empty"),
+    ("first view in this process", "_history_process_cache_empty"),
+    ("never viewed, nothing cached", "_history_cache_empty"),
 )
 
 
-def _history_cache_empty(patient) -> Callable:
+def _history_process_cache_empty(patient) -> Callable:
     from django.core.cache import caches
 
-    return caches["history"].clear
+    from patients.history_cache import CACHE_ALIAS
+
+    return caches[CACHE_ALIAS].clear
+
+
+def _history_cache_empty(patient) -> Callable:
+    from patients import history_cache
+
+    return history_cache.clear
 
 
 def _history_vital_changes(patient) -> Callable:

@@ -199,10 +199,13 @@ PATIENT_SEARCH_PAGE_SIZE = env.int("PATIENT_SEARCH_PAGE_SIZE", default=25)
 # Sessions per page of a patient's history timeline (the charts always show every session).
 HISTORY_TIMELINE_PAGE_SIZE = env.int("HISTORY_TIMELINE_PAGE_SIZE", default=10)
 # The history page's cache (patients/history_cache.py): rendered session cards and each
-# patient's charts, keyed by change stamps that database triggers replace on every change. In
-# each process's own memory on purpose: health information never leaves the process, and a
-# restart or deploy (a changed card template) starts it empty. About 3 KB a card; 20 KB for
-# the charts of a patient with 500 sessions. An hour's timeout bounds what an idle one holds.
+# patient's charts, keyed by change stamps that database triggers replace on every change. Two
+# tiers: this process's memory ("history", an hour at most), in front of a table in the
+# clinic's own database that every process and restart shares (HistoryCacheEntry, entries
+# pruned HISTORY_CACHE_DAYS after they were stored). Health information goes nowhere the
+# database does not already hold it. About 3 KB a card; 20 KB for the charts of a patient with
+# 500 sessions.
+HISTORY_CACHE_DAYS = env.int("HISTORY_CACHE_DAYS", default=30)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "history": {
@@ -225,6 +228,11 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     # Every minute; tests shorten it to watch a real beat process dispatch.
     "schedule": env.float("REMINDERS_DISPATCH_INTERVAL", default=60.0),
     "options": {"expires": 55},  # a tick that waited a minute is superseded by the next one
+}
+CELERY_BEAT_SCHEDULE["history-cache-prune"] = {
+    "task": "patients.history_cache_prune",
+    "schedule": 24 * 3600.0,
+    "options": {"expires": 3600},
 }
 
 # --- Security and audit (issue 5) -----------------------------------------------------------

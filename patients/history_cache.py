@@ -4,61 +4,145 @@ stamps in the database's own triggers).
 
 Opening a patient whose record has not changed since anyone last opened it costs a handful of
 small queries; after a nurse records a vital only that session's card and the charts are
-rebuilt. The cache is each web process's own memory (settings.CACHES["history"]): health
-information never leaves the process, and a restart or deploy starts it empty.
+rebuilt. Two tiers: each web process's own memory (settings.CACHES["history"]) in front of a
+table in the clinic's database (HistoryCacheEntry), which every process and every restart
+shares, so a record opened once is not rebuilt by the next gunicorn worker or after a deploy.
+Health information stays in the process and the database that holds it anyway.
 
 A stamp is read before what is cached under it: the patient's with the patient row, the
-sessions' with the patient's record, before any session is loaded. A change committed in
+sessions' with the patient's record, before any session is loaded. (The patient's entry is
+one row per patient, rewritten in place, holding the stamp it was built for.) A change committed in
 between can only leave newer content under an older stamp, which nobody asks for again.
+Every key also carries CONTENT_VERSION, a digest of the code and templates that shape what is
+cached, so a deploy that changes how a card looks never shows cards of the old look.
 """
 
+import hashlib
+import pickle
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
 from django.core.cache import caches
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from patients import selectors
-from patients.models import Patient
+from patients.models import HistoryCacheEntry, Patient
 
 CACHE_ALIAS = "history"
 CARD_TEMPLATE = "patients/_session_card.html"
+# What decides the content of a cached card or record: its templates and the code that builds
+# it (selectors, the scales and safety rules it applies, the models' labels).
+_ROOT = Path(settings.BASE_DIR)
+CONTENT_SOURCES = (*sorted((_ROOT / "templates" / "patients").glob("*.html")),
+                   *sorted((_ROOT / "patients").glob("*.py")),
+                   *sorted((_ROOT / "sessions").glob("*.py")))
 
 
-def _key(kind: str, pk: int, stamp: int | str | None) -> str:
-    # Times are shown in the active zone, so it is part of what was rendered. A session that
-    # nothing has touched since the triggers were installed has no stamp yet: None.
-    return f"{kind}:{pk}:{stamp}:{timezone.get_current_timezone_name()}"
+def content_version(sources) -> str:
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
-def patient_record(patient: Patient) -> "selectors.PatientRecord":
-    """`selectors.patient_record`, cached under `patient.change_stamp` (read with the patient).
-    When it changed, the sessions' summaries of the last build are handed back in, so only the
-    sessions whose own stamp changed are read again."""
-    cache, key = caches[CACHE_ALIAS], _key("record", patient.pk, patient.change_stamp)
-    record = cache.get(key)
-    if record is None:
-        summaries_key = _key("summaries", patient.pk, "any")
-        record, summaries = selectors.patient_record(patient, known=cache.get(summaries_key))
-        cache.set_many({key: record, summaries_key: summaries})
-    return record
+CONTENT_VERSION = content_version(CONTENT_SOURCES)
 
 
-def session_cards(stamps: dict[int, int | None]) -> list[SafeString]:
-    """The timeline cards of these sessions ({session id: change stamp}, in order): cached
-    ones as they are, the rest loaded (three queries however many) and rendered.
+def _key(*parts) -> str:
+    # Times are shown in the active zone, so it is part of what was rendered.
+    return ":".join((CONTENT_VERSION, *map(str, parts), timezone.get_current_timezone_name()))
 
-    The stamps come with the patient's record: it was built after its own stamps were read,
-    and while the patient's stamp is unchanged none of its sessions' has changed either (the
-    triggers restamp both in one statement)."""
-    session_ids = list(stamps)
-    keys = {pk: _key("card", pk, stamps[pk]) for pk in session_ids}
-    cache = caches[CACHE_ALIAS]
-    cards = cache.get_many(list(keys.values()))
-    missing = [pk for pk in session_ids if keys[pk] not in cards]
-    if missing:
-        rendered = {keys[pk]: render_to_string(CARD_TEMPLATE, {"item": entry})
-                    for pk, entry in selectors.timeline_entries(missing).items()}
-        cache.set_many(rendered)
-        cards.update(rendered)
-    # A session archived since the list was read has no card: it is simply not shown.
-    return [cards[keys[pk]] for pk in session_ids if keys[pk] in cards]
+
+class HistoryCache:
+    """What one history page reads from the cache and adds to it.
+
+    A patient's entry is (patient's stamp, record, every session's summary), one per patient:
+    when the stamp has changed, the summaries let `selectors.patient_record` re-read only the
+    sessions whose own stamp changed. A card is under its session's stamp (a session that
+    nothing has touched since the triggers were installed has none yet: None)."""
+
+    def __init__(self):
+        self._new: dict = {}
+
+    def _get_many(self, keys: list[str]) -> dict:
+        """What either tier holds of these keys; what only the database had is kept in
+        memory from now on."""
+        local = caches[CACHE_ALIAS]
+        found = local.get_many(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            shared = {key: pickle.loads(value)  # noqa: S301 (rows this module wrote)
+                      for key, value in HistoryCacheEntry.objects.filter(key__in=missing)
+                      .values_list("key", "value")}
+            if shared:
+                local.set_many(shared)
+                found.update(shared)
+        return found
+
+    def _add(self, values: dict) -> None:
+        caches[CACHE_ALIAS].set_many(values)
+        self._new.update(values)
+
+    def patient_record(self, patient: Patient) -> "selectors.PatientRecord":
+        """`selectors.patient_record`, cached under `patient.change_stamp` (read with the
+        patient)."""
+        key = _key("patient", patient.pk)
+        cached = self._get_many([key]).get(key)
+        if cached is not None and cached[0] == patient.change_stamp:
+            return cached[1]
+        record, summaries = selectors.patient_record(
+            patient, known=cached[2] if cached is not None else None)
+        self._add({key: (patient.change_stamp, record, summaries)})
+        return record
+
+    def session_cards(self, stamps: dict[int, int | None]) -> list[SafeString]:
+        """The timeline cards of these sessions ({session id: change stamp}, in order):
+        cached ones as they are, the rest loaded (three queries however many) and rendered.
+
+        The stamps come with the patient's record: it was built after its own stamps were
+        read, and while the patient's stamp is unchanged none of its sessions' has changed
+        either (the triggers restamp both in one statement)."""
+        keys = {pk: _key("card", pk, stamp) for pk, stamp in stamps.items()}
+        cards = self._get_many(list(keys.values()))
+        missing = [pk for pk in stamps if keys[pk] not in cards]
+        if missing:
+            rendered = {keys[pk]: render_to_string(CARD_TEMPLATE, {"item": entry})
+                        for pk, entry in selectors.timeline_entries(missing).items()}
+            self._add(rendered)
+            cards.update(rendered)
+        # A session archived since the list was read has no card: it is simply not shown.
+        return [cards[keys[pk]] for pk in stamps if keys[pk] in cards]
+
+    def save(self) -> None:
+        """What this page built goes into the database in one statement, in the request's
+        own transaction: a second transaction would cost a second commit, which waits for
+        the disk. Rows in key order: two pages writing the same keys queue, never deadlock."""
+        if self._new:
+            now = timezone.now()
+            HistoryCacheEntry.objects.bulk_create(
+                [HistoryCacheEntry(key=key, stored_at=now,
+                                   value=pickle.dumps(self._new[key], pickle.HIGHEST_PROTOCOL))
+                 for key in sorted(self._new)],
+                update_conflicts=True, unique_fields=["key"], update_fields=["value", "stored_at"])
+            self._new = {}
+
+
+def prune(*, older_than_days: int) -> int:
+    """Forget what no page will read again, or should not read as it is: entries built by
+    code or templates of another CONTENT_VERSION, and entries stored more than
+    `older_than_days` ago (cards of superseded stamps, patients nobody opened since). Returns
+    how many. Whatever is still wanted is rebuilt on its next view."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = HistoryCacheEntry.objects.filter(
+        ~Q(key__startswith=f"{CONTENT_VERSION}:") | Q(stored_at__lt=cutoff)).delete()
+    return deleted
+
+
+def clear() -> None:
+    """Both tiers emptied (tests; the bench's "never viewed" case)."""
+    caches[CACHE_ALIAS].clear()
+    HistoryCacheEntry.objects.all().delete()

@@ -158,3 +158,23 @@ class Medication(models.Model):
         return f"{self.name} ({self.get_drug_class_display()})"
 
 
+
+
+class HistoryCacheEntry(models.Model):
+    """The history page's shared cache tier (patients/history_cache.py): charts, session
+    summaries and rendered session cards, under keys that carry the change stamps they were
+    built for, so every web process and every restart finds what any process built.
+
+    Derived from the clinical record and rebuilt from it at will: not a clinical record, not
+    audited, pruned by age (`history_cache_prune`). It holds health information as the rest of
+    this database does, and nowhere else."""
+
+    key = models.CharField(max_length=250, primary_key=True)
+    value = models.BinaryField()
+    stored_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.key

@@ -387,11 +387,13 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
                        drug_classes=[m.drug_class for m in medications])
     courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id"),
                       HISTORY_COURSES_SHOWN)
-    record = history_cache.patient_record(patient)
+    cache = history_cache.HistoryCache()
+    record = cache.patient_record(patient)
     timeline = Paginator(record.session_ids, page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
                          ).get_page(page)
-    timeline.object_list = history_cache.session_cards(
+    timeline.object_list = cache.session_cards(
         {pk: record.session_stamps[pk] for pk in timeline.object_list})
+    cache.save()
     follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
                          HISTORY_FOLLOW_UPS_SHOWN)
     reminders = _newest(patient.reminders.order_by("-due_at", "-id"), HISTORY_REMINDERS_SHOWN)

@@ -12,12 +12,17 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.append_only import is_history_model
+from patients import history_cache
+from patients.models import HistoryCacheEntry
+from patients.tasks import history_cache_prune_task
 from sessions import change_stamps
 from sessions.models import (
     Administration,
@@ -193,3 +198,78 @@ def test_every_model_recorded_for_a_session_restamps_it_or_is_never_cached():
         if points_at_session:
             assert model.__name__ in (change_stamps.SESSION_ROW_MODELS
                                       + change_stamps.NOT_CACHED), model.__name__
+
+
+# --- the shared tier: what one web process built, another reads --------------------------------
+
+def another_process():
+    """What a second gunicorn worker, or this one after a restart, starts with: its memory
+    tier empty, the database tier as the first process left it."""
+    caches[history_cache.CACHE_ALIAS].clear()
+
+
+def without_csrf_token(page: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def test_another_process_shows_the_record_without_rebuilding_it(history):
+    page, _, _ = history
+    first = page()
+    another_process()
+    with CaptureQueriesContext(connection) as queries:
+        again = page()
+    assert without_csrf_token(again) == without_csrf_token(first)
+    steps_read = [query["sql"] for query in queries.captured_queries
+                  if f'"{Consultation._meta.db_table}"' in query["sql"]]
+    assert steps_read == []  # neither the charts nor a card were built again
+
+
+def test_another_process_shows_a_change_made_since(history, clinician):
+    page, newest, _ = history
+    page()
+    another_process()
+    VitalSign.objects.bulk_create([VitalSign(
+        session=newest, recorded_by=clinician, phase="periodic", systolic_mmhg=197,
+        diastolic_mmhg=83, measured_at=newest.started_at + timedelta(minutes=60))])
+    seen = page()
+    assert "197/83" in newest_card(seen)
+    assert chart(seen)["peak_systolic"][-1] == 197
+
+
+def test_each_page_writes_the_database_tier_in_one_statement(history, clinician):
+    page, newest, _ = history
+    VitalSign.objects.bulk_create([VitalSign(
+        session=newest, recorded_by=clinician, phase="periodic", systolic_mmhg=151,
+        diastolic_mmhg=84, measured_at=newest.started_at + timedelta(minutes=60))])
+    another_process()
+    with CaptureQueriesContext(connection) as queries:
+        page()
+    table = HistoryCacheEntry._meta.db_table
+    writes = [query["sql"] for query in queries.captured_queries
+              if query["sql"].startswith(f'INSERT INTO "{table}"')]
+    assert len(writes) == 1  # the patient's record and the changed session's card together
+
+
+def test_a_new_look_of_the_cards_is_never_served_from_an_old_one(tmp_path):
+    card = tmp_path / "_session_card.html"
+    card.write_text("<article>{{ item.when }}</article>")
+    before = history_cache.content_version([card])
+    card.write_text("<article class='card'>{{ item.when }}</article>")
+    assert history_cache.content_version([card]) != before
+
+
+def test_prune_forgets_old_entries_and_those_of_another_version(history):
+    page, _, _ = history
+    page()
+    kept = set(HistoryCacheEntry.objects.values_list("key", flat=True))
+    assert kept  # the page stored its record and cards
+    now = timezone.now()
+    HistoryCacheEntry.objects.bulk_create([
+        HistoryCacheEntry(key="0ld0ld0ld0ld:card:1:2:UTC", value=b"x", stored_at=now),
+        HistoryCacheEntry(key=f"{history_cache.CONTENT_VERSION}:card:1:3:UTC", value=b"x",
+                          stored_at=now - timedelta(days=settings.HISTORY_CACHE_DAYS + 1)),
+    ])
+    assert history_cache_prune_task() == 2
+    assert set(HistoryCacheEntry.objects.values_list("key", flat=True)) == kept
+    another_process()
+    assert "newest first, 3</small>" in page()
