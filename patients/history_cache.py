@@ -67,35 +67,40 @@ class HistoryCache:
 
     def __init__(self):
         self._new: dict = {}
+        self._loaded: dict = {}  # sessions the record's build loaded whole: their cards' data
 
     def _get_many(self, keys: list[str]) -> dict:
         """What either tier holds of these keys; what only the database had is kept in
-        memory from now on."""
+        memory from now on. Both tiers hold the same pickled bytes: one pickling serves
+        both."""
         local = caches[CACHE_ALIAS]
-        found = local.get_many(keys)
-        missing = [key for key in keys if key not in found]
+        pickled = local.get_many(keys)
+        missing = [key for key in keys if key not in pickled]
         if missing:
-            shared = {key: pickle.loads(value)  # noqa: S301 (rows this module wrote)
-                      for key, value in HistoryCacheEntry.objects.filter(key__in=missing)
-                      .values_list("key", "value")}
+            shared = {key: bytes(value) for key, value in HistoryCacheEntry.objects
+                      .filter(key__in=missing).values_list("key", "value")}
             if shared:
                 local.set_many(shared)
-                found.update(shared)
-        return found
+                pickled.update(shared)
+        return {key: pickle.loads(value)  # noqa: S301 (bytes this module pickled)
+                for key, value in pickled.items()}
 
     def _add(self, values: dict) -> None:
-        caches[CACHE_ALIAS].set_many(values)
-        self._new.update(values)
+        pickled = {key: pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+                   for key, value in values.items()}
+        caches[CACHE_ALIAS].set_many(pickled)
+        self._new.update(pickled)
 
-    def patient_record(self, patient: Patient) -> "selectors.PatientRecord":
+    def patient_record(self, patient: Patient, *, load_whole: int = 0
+                       ) -> "selectors.PatientRecord":
         """`selectors.patient_record`, cached under `patient.change_stamp` (read with the
-        patient)."""
+        patient). The sessions a rebuild loads whole serve `session_cards` too."""
         key = _key("patient", patient.pk)
         cached = self._get_many([key]).get(key)
         if cached is not None and cached[0] == patient.change_stamp:
             return cached[1]
-        record, summaries = selectors.patient_record(
-            patient, known=cached[2] if cached is not None else None)
+        record, summaries, self._loaded = selectors.patient_record(
+            patient, known=cached[2] if cached is not None else None, load_whole=load_whole)
         self._add({key: (patient.change_stamp, record, summaries)})
         return record
 
@@ -107,11 +112,15 @@ class HistoryCache:
         read, and while the patient's stamp is unchanged none of its sessions' has changed
         either (the triggers restamp both in one statement)."""
         keys = {pk: _key("card", pk, stamp) for pk, stamp in stamps.items()}
-        cards = self._get_many(list(keys.values()))
-        missing = [pk for pk in stamps if keys[pk] not in cards]
+        # A session the record's rebuild loaded has changed: its card cannot be cached yet.
+        loaded = {pk: self._loaded[pk] for pk in stamps if pk in self._loaded}
+        cards = self._get_many([keys[pk] for pk in stamps if pk not in loaded])
+        missing = [pk for pk in stamps if keys[pk] not in cards and pk not in loaded]
         if missing:
+            loaded.update(selectors.timeline_entries(missing))
+        if loaded:
             rendered = {keys[pk]: render_to_string(CARD_TEMPLATE, {"item": entry})
-                        for pk, entry in selectors.timeline_entries(missing).items()}
+                        for pk, entry in loaded.items()}
             self._add(rendered)
             cards.update(rendered)
         # A session archived since the list was read has no card: it is simply not shown.
@@ -124,8 +133,7 @@ class HistoryCache:
         if self._new:
             now = timezone.now()
             HistoryCacheEntry.objects.bulk_create(
-                [HistoryCacheEntry(key=key, stored_at=now,
-                                   value=pickle.dumps(self._new[key], pickle.HIGHEST_PROTOCOL))
+                [HistoryCacheEntry(key=key, value=self._new[key], stored_at=now)
                  for key in sorted(self._new)],
                 update_conflicts=True, unique_fields=["key"], update_fields=["value", "stored_at"])
             self._new = {}

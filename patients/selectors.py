@@ -266,6 +266,25 @@ def _session_summaries(session_rows: list[tuple], bp_by_session: dict[int, tuple
     return summaries
 
 
+def _entry_summary(entry: TimelineEntry, zone) -> tuple:
+    """`_session_summaries`' (chart point or None, evaluation id or None) of a session already
+    loaded whole, from what its card shows: the same values from the same rows
+    (tests/patients/test_selectors.py compares the two over sessions at every step)."""
+    session = entry.session
+    consultation = session.step_record("consultation")
+    monitoring = session.step_record("monitoring")
+    evaluation = session.step_record("evaluation")
+    cadss_score = monitoring.cadss_score if monitoring is not None else None
+    point = None
+    if consultation is not None or cadss_score is not None:
+        point = (session.scheduled_at.astimezone(zone).date().isoformat(),
+                 consultation.phq9_total if consultation is not None else None,
+                 consultation.gad7_total if consultation is not None else None,
+                 cadss_score, *(entry.baseline_bp or (None, None)),
+                 *(entry.peak_bp or (None, None)))
+    return point, evaluation.pk if evaluation is not None else None
+
+
 def _chart_series(points: list[tuple]) -> dict:
     """Series over sessions, oldest first, for static/js/history-charts.js (json_script)."""
     return dict(zip(CHART_SERIES, (list(series) for series in zip(*points, strict=True)),
@@ -321,30 +340,43 @@ class PatientRecord:
         return list(self.session_stamps)
 
 
-def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
-                   ) -> tuple[PatientRecord, dict[int, tuple]]:
+def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
+                   load_whole: int = 0
+                   ) -> tuple[PatientRecord, dict[int, tuple], dict[int, TimelineEntry]]:
     """Charts over every session, the timeline's order and the latest evaluation's findings,
-    with no model instance per session; and each session's summary, {session id: (change
-    stamp, chart point, evaluation id)}.
+    with no model instance per session; each session's summary, {session id: (change stamp,
+    chart point, evaluation id)}; and the sessions loaded whole, {session id: TimelineEntry}.
 
     `known` is summaries from an earlier call: a session whose change stamp is the same is not
-    read again, so after a nurse records a vital only that session's rows are (four narrow
-    queries either way). The stamps are read first: a change committed after that leaves a
-    newer summary under an older stamp, read again next time."""
+    read again, so after a nurse records a vital only that session's rows are. A changed
+    session among the newest `load_whole` (the first timeline page, where its card must be
+    rendered again) is loaded whole and its summary taken from that: one read for its chart
+    point and its card. Other changed sessions are read as narrow rows. The stamps are read
+    first: a change committed after that leaves a newer summary under an older stamp, read
+    again next time."""
     known = known or {}
     sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
     stamped = list(sessions.order_by("-scheduled_at", "-id").values_list("id", Subquery(
         SessionChangeStamp.objects.filter(session_id=OuterRef("pk")).values("stamp"))))
     stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
     fresh: dict[int, tuple] = {}
-    if stale:
-        changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=stale)
+    entries: dict[int, TimelineEntry] = {}
+    # Only when some sessions are unchanged: a whole build reads every chart point the same
+    # narrow way, so its queries are the same whatever the number of sessions.
+    newest = {pk for pk, _ in stamped[:load_whole]} if len(stale) < len(stamped) else set()
+    if any(pk in newest for pk in stale):
+        entries = timeline_entries([pk for pk in stale if pk in newest])
+        zone = timezone.get_current_timezone()
+        fresh = {pk: _entry_summary(entry, zone) for pk, entry in entries.items()}
+    rest = [pk for pk in stale if pk not in entries]
+    if rest:
+        changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=rest)
         session_rows = list(changed.values_list("id", "scheduled_at", *EVALUATION_FIELDS,
                                                 *CHART_ITEM_FIELDS))
         evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
                          for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
-        fresh = _session_summaries(session_rows,
-                                   _blood_pressure_by_session(changed, evaluation_bp))
+        fresh.update(_session_summaries(session_rows,
+                                        _blood_pressure_by_session(changed, evaluation_bp)))
     summaries = {pk: (stamp, *fresh[pk]) if pk in fresh else known[pk]
                  for pk, stamp in stamped if pk in fresh or pk not in stale}
     session_ids = [pk for pk, _ in stamped if pk in summaries]  # archived meanwhile: gone
@@ -359,7 +391,7 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None
                                                 if summaries[pk][1]]), "chart-data"),
         current_findings=latest.findings if latest else [],
         current_findings_on=latest.recorded_at if latest else None)
-    return record, summaries
+    return record, summaries, entries
 
 
 def _newest(rows: QuerySet, shown: int) -> Bounded:
@@ -387,10 +419,13 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
                        drug_classes=[m.drug_class for m in medications])
     courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id"),
                       HISTORY_COURSES_SHOWN)
+    page_size = page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
     cache = history_cache.HistoryCache()
-    record = cache.patient_record(patient)
-    timeline = Paginator(record.session_ids, page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
-                         ).get_page(page)
+    # A changed session on the first page (where a nurse's changes are) is read once, for
+    # its chart point and its card together.
+    record = cache.patient_record(patient, load_whole=page_size if page in (None, "", 1, "1")
+                                  else 0)
+    timeline = Paginator(record.session_ids, page_size).get_page(page)
     timeline.object_list = cache.session_cards(
         {pk: record.session_stamps[pk] for pk in timeline.object_list})
     cache.save()
