@@ -361,9 +361,9 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
     stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
     fresh: dict[int, tuple] = {}
     entries: dict[int, TimelineEntry] = {}
-    # Only when some sessions are unchanged: a whole build reads every chart point the same
-    # narrow way, so its queries are the same whatever the number of sessions.
-    newest = {pk for pk, _ in stamped[:load_whole]} if len(stale) < len(stamped) else set()
+    # Only on a rebuild: a first build reads every chart point the same narrow way, so its
+    # queries are the same whatever the number of sessions.
+    newest = {pk for pk, _ in stamped[:load_whole]} if known else set()
     if any(pk in newest for pk in stale):
         entries = timeline_entries([pk for pk in stale if pk in newest])
         zone = timezone.get_current_timezone()
