@@ -113,9 +113,10 @@ def _recreate_database(database_url: str, *, drop: bool, random_page_cost: float
         conn.execute(f'ALTER DATABASE "{name}" SET random_page_cost = {random_page_cost}')
 
 
-def _timed(fn: Callable, repeat: int, prepare: Callable | None = None
-           ) -> tuple[list[float], object]:
-    """`repeat` timed calls of fn; `prepare` runs before each, outside the timing."""
+def _timed(fn: Callable, repeat: int, prepare: Callable | None = None,
+           after: Callable | None = None) -> tuple[list[float], object]:
+    """`repeat` timed calls of fn; `prepare` runs before each and `after` after each, outside
+    the timing."""
     times, result = [], None
     for _ in range(repeat):
         if prepare is not None:
@@ -123,6 +124,8 @@ def _timed(fn: Callable, repeat: int, prepare: Callable | None = None
         started = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - started) * 1000)
+        if after is not None:
+            after()
     return times, result
 
 
@@ -158,10 +161,14 @@ def _client(username: str):
 
 
 def measure_page(bench: Bench, name: str, url: str, *, user: str = "nurse",
-                 note: str = "", prepare: Callable | None = None) -> Row:
+                 note: str = "", prepare: Callable | None = None,
+                 alongside: dict[str, str] | None = None) -> Row:
     """Median and p95 of `repeat` renders after two warm-up requests; queries counted on one
     more request (counting queries costs time, so the timed requests do not count). `prepare`
-    runs before every request, untimed: it sets up the case being measured."""
+    runs before every request, untimed: it sets up the case being measured. `alongside`
+    ({name: url}) is timed once after each timed request, its medians in
+    row.data["alongside_ms"]: yardsticks taken in the same seconds as the page, so a machine
+    that slows down or speeds up during the run moves both."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -175,7 +182,17 @@ def measure_page(bench: Bench, name: str, url: str, *, user: str = "nurse",
         return response
 
     _timed(get, 2, prepare)
-    times, response = _timed(get, bench.args.repeat, prepare)
+    beside: dict[str, list[float]] = {key: [] for key in alongside or {}}
+
+    def time_alongside():
+        for key, other in alongside.items():
+            started = time.perf_counter()
+            if client.get(other, secure=True).status_code != 200:
+                raise RuntimeError(f"{other} did not answer 200")
+            beside[key].append((time.perf_counter() - started) * 1000)
+
+    times, response = _timed(get, bench.args.repeat, prepare,
+                             after=time_alongside if alongside else None)
     if prepare is not None:
         prepare()
     with CaptureQueriesContext(connection) as queries:
@@ -183,6 +200,9 @@ def measure_page(bench: Bench, name: str, url: str, *, user: str = "nurse",
     row = Row(name=name, median_ms=round(statistics.median(times), 1),
               p95_ms=round(_p95(times), 1), queries=len(queries),
               value=f"{len(response.content) // 1024} KiB", note=note)
+    if beside:
+        row.data["alongside_ms"] = {key: statistics.median(values)
+                                    for key, values in beside.items()}
     if connection.vendor == "postgresql" and getattr(bench.args, "explain", True):
         # Every SELECT the page ran, explained at this size: the plan check of each page.
         from bench.plans import explain_captured, summary
@@ -317,7 +337,9 @@ def _history_vital_changes(patient) -> Callable:
 
 def patient_history(bench: Bench) -> list[Row]:
     """Hook: the clinician's patient history page, at 1, 50 and 500 sessions, in each of
-    HISTORY_CASES; each row with its ratio to both yardsticks."""
+    HISTORY_CASES; each row with its ratio to both yardsticks, timed alongside it (one request
+    of each after each timed request of the page: a two-CPU machine shared with others drifts
+    by 10-20 % within a run, which moved ratios against yardsticks timed minutes earlier)."""
     from sessions.bulk_demo import bulk_patients
 
     rows = []
@@ -334,12 +356,14 @@ def patient_history(bench: Bench) -> list[Row]:
         for case, prepare in HISTORY_CASES:
             row = measure_page(bench, f"patient history, {sessions}, {case}", url,
                                user="clinician",
-                               prepare=globals()[prepare](patient) if prepare else None)
-            yardsticks = [(key, label) for key, label in YARDSTICKS if bench.facts.get(key)]
-            row.data["ratios"] = {key: row.median_ms / bench.facts[key]
-                                  for key, _ in yardsticks}
+                               prepare=globals()[prepare](patient) if prepare else None,
+                               alongside=dict(YARDSTICKS))
+            yardsticks = row.data["alongside_ms"]
+            row.data["ratios"] = {key: row.median_ms / yardsticks[key] for key in yardsticks}
             row.value = ", ".join(f"{row.data['ratios'][key]:.1f}× {label}"
-                                  for key, label in yardsticks)
+                                  for key, label in YARDSTICKS)
+            alongside = ", ".join(f"{label} {yardsticks[key]:.1f} ms" for key, label in YARDSTICKS)
+            row.note = "; ".join(filter(None, (f"timed alongside: {alongside}", row.note)))
             rows.append(row)
     return rows
 
