@@ -5,6 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.models import PatientAccess
 from audit.services import patient_access_record
 from clinic.admin_lists import QuickActionCheckbox
+from sessions.paginators import LargeTablePaginator
 
 
 @admin.register(PatientAccess)
@@ -14,6 +15,9 @@ class PatientAccessAdmin(QuickActionCheckbox, admin.ModelAdmin):
     list_display = ("accessed_at", "user", "patient", "what", "ip_address")
     list_filter = ("accessed_at",)
     list_select_related = ("user", "patient")
+    # A row per view of a patient's record: counted by the planner's estimate once large.
+    paginator = LargeTablePaginator
+    show_full_result_count = False
     search_fields = ("user__username", "patient__mrn", "patient__last_name")
     date_hierarchy = "accessed_at"
     readonly_fields = [f.name for f in PatientAccess._meta.fields]

@@ -454,6 +454,8 @@ class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDele
                            ClinicHistoryAdmin):
     list_display = ("id", "patient", "drug", "indication", "status", "planned_sessions",
                     "started_on", "ended_on", "responsible_clinician")
+    paginator = LargeTablePaginator
+    show_full_result_count = False
     list_filter = ("status", "drug", "indication")
     list_select_related = ("patient", "responsible_clinician")
     search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
@@ -473,6 +475,11 @@ class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDele
 class FrozenRecordAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
                         ClinicHistoryAdmin):
     """Steps are recorded on their session's page; here they are read, never added."""
+
+    # A row per session or more: counted by the planner's estimate, not a scan of every row
+    # (20-30 ms per count at 200,000 sessions, twice per page view).
+    paginator = LargeTablePaginator
+    show_full_result_count = False
 
     def access_log_patient(self, obj):
         owner = obj.session if getattr(obj, "session_id", None) else obj.follow_up
@@ -531,8 +538,6 @@ class MonitoringAdmin(FrozenRecordAdmin):
 
 @admin.register(VitalSign)
 class VitalSignAdmin(FrozenRecordAdmin):
-    paginator = LargeTablePaginator
-    show_full_result_count = False
     list_display = ("session", "measured_at", "phase", "systolic_mmhg", "diastolic_mmhg",
                     "heart_rate_bpm", "spo2_percent")
     list_filter = ("phase",)
@@ -568,6 +573,8 @@ class SideEffectObservationAdmin(FrozenRecordAdmin):
 class FollowUpAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
                     ServiceSavingAdmin):
     list_display = ("patient", "kind", "due_on", "status", "contacted_at", "method")
+    paginator = LargeTablePaginator
+    show_full_result_count = False
     list_filter = ("status", "kind", "due_on")
     list_select_related = ("patient",)
     search_fields = ("patient__last_name", "patient__first_name", "patient__mrn")
