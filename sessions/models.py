@@ -101,7 +101,11 @@ class TreatmentCourse(models.Model):
                 violation_error_message="A course cannot end before it starts.",
             ),
         ]
-        indexes = [models.Index(fields=["patient", "status"], name="course_patient_status_idx")]
+        indexes = [
+            models.Index(fields=["patient", "status"], name="course_patient_status_idx"),
+            # The default ordering (admin list): a page is read in order, not sorted.
+            models.Index(fields=["-started_on", "-id"], name="course_ordering_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_drug_display()} for {self.get_indication_display()} ({self.started_on})"
