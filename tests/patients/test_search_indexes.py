@@ -16,25 +16,28 @@ pytestmark = [
 ]
 
 
-def plan(queryset) -> str:
+def plan(queryset, *, bitmap_only: bool = False) -> str:
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
-        # A test database is too small for the planner to prefer an index: forbid the scan,
-        # so only an index that matches the query's expressions can answer it.
+        # A test database is too small for the planner to prefer an index: forbid reading
+        # the table whole (and, for a search, walking a B-tree whole), so only an index that
+        # matches the query's expressions can answer it.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        if bitmap_only:
+            cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def test_a_search_by_part_of_a_name_or_mrn_uses_the_trigram_indexes():
-    explained = plan(patient_search(query="bern"))
+    explained = plan(patient_search(query="bern"), bitmap_only=True)
     for column in ("first_name", "last_name", "mrn"):
         assert f"patient_{column}_trgm_idx" in explained, explained
     assert "Seq Scan on patients_patient" not in explained
 
 
 def test_the_admin_search_by_email_uses_its_trigram_index():
-    explained = plan(Patient.objects.filter(email__icontains="example"))
+    explained = plan(Patient.objects.filter(email__icontains="example"), bitmap_only=True)
     assert "patient_email_trgm_idx" in explained and "Seq Scan" not in explained
 
 
