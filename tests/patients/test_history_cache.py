@@ -9,6 +9,7 @@ script or psql would — and opens it again: the change shows. The database's tr
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -312,3 +313,28 @@ def test_a_session_loaded_whole_has_the_chart_point_its_narrow_rows_give(clinici
     points = [point for _, point, _ in narrow_summaries.values() if point]
     assert len(points) == 6  # every session but the one with nothing recorded
     assert {point[3] for point in points} >= {33}  # the CADSS of a monitoring alone
+
+
+# Modules patients/selectors.py imports whose code shapes nothing the cache keeps, and why.
+NOT_CACHED_SOURCES = {
+    "patients.models": "the patient row and its conditions are read on every view",
+    "patients.risk": "risk flags are worked out on every view",
+    "sessions.selectors": "Bounded: the side lists, read on every view",
+}
+
+
+def test_every_source_of_what_the_cache_keeps_is_in_its_version():
+    """A deploy that changes how a card or a chart point is built must not serve the old
+    ones: whatever the selectors import from the project either shapes the cached content
+    (and is in CONTENT_SOURCES, so a change to it renames every key) or is read fresh."""
+    root = Path(settings.BASE_DIR)
+    versioned = {path.relative_to(root).as_posix() for path in history_cache.CONTENT_SOURCES}
+    source = (root / "patients" / "selectors.py").read_text()
+    imported = {module.replace(".", "/") + ".py" for module in
+                re.findall(r"^from ((?:patients|sessions)\.\w+) import", source, re.M)}
+    imported |= {f"sessions/{module}.py"
+                 for module in re.findall(r"^from sessions import (\w+)", source, re.M)}
+    read_fresh = {module.replace(".", "/") + ".py" for module in NOT_CACHED_SOURCES}
+    assert imported - read_fresh <= versioned, "add what shapes cached content to CONTENT_SOURCES"
+    card = (root / "templates" / history_cache.CARD_TEMPLATE).read_text()
+    assert "{% include" not in card and "{% extends" not in card  # else they are sources too
