@@ -234,6 +234,12 @@ CELERY_BEAT_SCHEDULE["history-cache-prune"] = {
     "schedule": 24 * 3600.0,
     "options": {"expires": 3600},
 }
+# Today's patients' histories are rebuilt in the background after they change, so that a
+# clinician's first view of one is a read (patients/history_cache.py, warm).
+CELERY_BEAT_SCHEDULE["history-cache-warm-today"] = {
+    "task": "patients.history_cache_warm_today",
+    "schedule": env.float("HISTORY_CACHE_WARM_SECONDS", default=300.0),
+}
 
 # --- Security and audit (issue 5) -----------------------------------------------------------
 # Everything below belongs to the security/audit work; README "Security" documents each knob.

@@ -19,6 +19,7 @@ cached, so a deploy that changes how a card looks never shows cards of the old l
 
 import hashlib
 import pickle
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -143,6 +144,27 @@ class HistoryCache:
                  for key in sorted(self._new)],
                 update_conflicts=True, unique_fields=["key"], update_fields=["value", "stored_at"])
             self._new = {}
+
+
+def warm(patients, *, page_size: int, time_budget_seconds: float | None = None) -> int:
+    """Build what each patient's history shows first (the record and the first timeline page's
+    cards) into both tiers where it is not there already, so a clinician's first view of it
+    is a read, not a build: for the day's patients (`history_cache_warm_today`, beat) and
+    after a deploy or a bulk load (`manage.py history_cache_warm`). `patients` carry their
+    change stamps (selectors.with_change_stamp). Stops once `time_budget_seconds` are used
+    (the next run goes on: what is built is skipped). Returns how many patients were built."""
+    deadline = None if time_budget_seconds is None else time.monotonic() + time_budget_seconds
+    built = 0
+    for patient in patients:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        cache = HistoryCache()
+        record = cache.patient_record(patient, load_whole=page_size)
+        cache.session_cards({pk: record.session_stamps[pk]
+                             for pk in record.session_ids[:page_size]})
+        built += bool(cache._new)
+        cache.save()
+    return built
 
 
 def prune(*, older_than_days: int) -> int:

@@ -7,7 +7,7 @@ number of sessions (tests/patients/test_history_queries.py holds it to that).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -407,6 +407,23 @@ def _newest(rows: QuerySet, shown: int) -> Bounded:
     return Bounded(rows=page, total=page[0].total if page else 0)
 
 
+def with_change_stamp(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Each patient with its change stamp (`change_stamp`), read with the patient row: before
+    anything cached under it (patients/history_cache.py)."""
+    return patients.annotate(change_stamp=Subquery(
+        PatientChangeStamp.objects.filter(patient_id=OuterRef("pk")).values("stamp")))
+
+
+def patients_with_sessions_around(*, day: date, days: int = 0) -> QuerySet[Patient]:
+    """Patients with a session (not archived) scheduled within `days` of the clinic's local
+    `day`, with their change stamps: whose histories the clinic will open
+    (history_cache.warm)."""
+    start = timezone.make_aware(datetime(day.year, day.month, day.day)) - timedelta(days=days)
+    return with_change_stamp(Patient.objects.filter(Exists(TreatmentSession.objects.filter(
+        patient=OuterRef("pk"), is_archived=False, scheduled_at__gte=start,
+        scheduled_at__lt=start + timedelta(days=2 * days + 1))))).order_by("pk")
+
+
 def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
                     today: date | None = None) -> PatientHistory:
     """A patient's whole record for the history page, in the same number of queries and
@@ -414,10 +431,7 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
     one page of the timeline (newest first) in full."""
     from patients import history_cache
 
-    # The patient's change stamp comes with the patient, before anything cached under it.
-    patient = get_object_or_404(Patient.objects.annotate(
-        change_stamp=Subquery(PatientChangeStamp.objects.filter(patient_id=OuterRef("pk"))
-                              .values("stamp"))), pk=patient_id)
+    patient = get_object_or_404(with_change_stamp(Patient.objects.all()), pk=patient_id)
     conditions = list(patient.conditions.filter(is_active=True))
     medications = list(patient.medications.filter(is_active=True))
     flags = risk_flags(condition_kinds=[c.kind for c in conditions],

@@ -6,6 +6,7 @@ script or psql would — and opens it again: the change shows. The database's tr
 (sessions/change_stamps.py) are what make that true, so every path is tested on both databases.
 """
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -15,6 +16,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import caches
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,7 +25,7 @@ from django.utils import timezone
 from audit.append_only import is_history_model
 from patients import history_cache, selectors
 from patients.models import HistoryCacheEntry
-from patients.tasks import history_cache_prune_task
+from patients.tasks import history_cache_prune_task, history_cache_warm_today_task
 from sessions import change_stamps
 from sessions.models import (
     Administration,
@@ -338,3 +340,48 @@ def test_every_source_of_what_the_cache_keeps_is_in_its_version():
     assert imported - read_fresh <= versioned, "add what shapes cached content to CONTENT_SOURCES"
     card = (root / "templates" / history_cache.CARD_TEMPLATE).read_text()
     assert "{% include" not in card and "{% extends" not in card  # else they are sources too
+
+
+# --- warming: the day's patients are built before anyone opens them ---------------------------
+
+def steps_read_by(page) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        page()
+    return [query["sql"] for query in queries.captured_queries
+            if f'"{Consultation._meta.db_table}"' in query["sql"]]
+
+
+def test_todays_patients_are_built_in_the_background_so_their_first_view_reads(
+        client, clinician):
+    today, last_month = (CourseFactory(responsible_clinician=clinician) for _ in range(2))
+    for course in (today, last_month):
+        bulk_history(course=course, user=clinician, count=3)
+    SessionFactory(course=today, scheduled_at=timezone.now())
+    assert history_cache_warm_today_task() == 1  # the patient seen today, not the other
+    assert history_cache_warm_today_task() == 0  # nothing changed since: nothing to build
+    another_process()
+    client.force_login(clinician)
+    for course, built in ((today, True), (last_month, False)):
+        url = reverse("patient_history", args=[course.patient.pk])
+        assert (steps_read_by(lambda url=url: client.get(url)) == []) is built
+
+
+def test_a_change_since_the_last_warming_is_built_by_the_next(history, clinician):
+    page, newest, course = history
+    SessionFactory(course=course, scheduled_at=timezone.now())
+    history_cache_warm_today_task()
+    add_vital_in_bulk(newest, clinician, 188, 86)
+    assert history_cache_warm_today_task() == 1
+    another_process()
+    assert steps_read_by(page) == []
+    assert "188/86" in page()
+
+
+def test_the_warm_command_says_how_many_patients_it_built(clinician):
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=2)  # a week ago and two weeks ago
+    out = io.StringIO()
+    call_command("history_cache_warm", days=7, stdout=out)
+    assert "1 of 1 patients built" in out.getvalue()
+    with pytest.raises(CommandError, match="--days must be 0 or more"):
+        call_command("history_cache_warm", days=-1)
