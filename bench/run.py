@@ -368,6 +368,32 @@ def patient_history(bench: Bench) -> list[Row]:
     return rows
 
 
+WARM_SAMPLE = 200  # of today's patients: enough for a rate, without timing the whole day
+
+
+def history_warming(bench: Bench) -> list[Row]:
+    """The beat task that builds today's patients' histories (patients/history_cache.py,
+    warm), from nothing cached: how long until the day's records are warm after a deploy."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from patients import history_cache, selectors
+
+    todays = selectors.patients_with_sessions_around(day=timezone.localdate())
+    total = todays.count()
+    sample = list(todays[:WARM_SAMPLE])
+    history_cache.clear()
+    started = time.perf_counter()
+    built = history_cache.warm(sample, page_size=settings.HISTORY_TIMELINE_PAGE_SIZE)
+    seconds = time.perf_counter() - started
+    per_patient = 1000 * seconds / max(built, 1)
+    return [Row(name="history cache warming, today's patients, nothing cached",
+                median_ms=round(per_patient, 1), value=f"{built / seconds:,.0f} patients/s",
+                note=f"{built} of today's {total:,} patients built in {seconds:.1f} s "
+                     f"(mean per patient in the median column); all {total:,}: about "
+                     f"{total * per_patient / 1000:.0f} s of one worker")]
+
+
 def dashboard(bench: Bench) -> list[Row]:
     """Hook: the clinician dashboard (LOGIN_REDIRECT_URL names it "dashboard")."""
     url = _reverse_first(("dashboard",))
@@ -663,6 +689,7 @@ MEASUREMENTS: list[Callable[[Bench], list[Row]]] = [
     seed,
     trivial_page,
     patient_history,
+    history_warming,
     dashboard,
     patient_search,
     admin_pages,

@@ -136,3 +136,14 @@ def test_dispatcher_and_service_plans_are_explained(bench):
     claim = rows["plan: dispatcher: claim due reminders"]
     assert claim.median_ms is not None and claim.value in ("index", "seq scan")
     assert "reminder" in claim.note
+
+
+def test_warming_reports_how_long_the_days_histories_take(bench):
+    from django.utils import timezone
+
+    from patients.selectors import patients_with_sessions_around
+
+    todays = patients_with_sessions_around(day=timezone.localdate()).count()
+    [row] = run.history_warming(bench)
+    assert row.status == "ok" and row.value.endswith("patients/s")
+    assert f"{min(todays, run.WARM_SAMPLE)} of today's {todays:,} patients built" in row.note
