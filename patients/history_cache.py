@@ -10,9 +10,10 @@ shares, so a record opened once is not rebuilt by the next gunicorn worker or af
 Health information stays in the process and the database that holds it anyway.
 
 A stamp is read before what is cached under it: the patient's with the patient row, the
-sessions' with the patient's record, before any session is loaded. (The patient's entry is
-one row per patient, rewritten in place, holding the stamp it was built for.) A change committed in
-between can only leave newer content under an older stamp, which nobody asks for again.
+sessions' with the patient's record, before any session is loaded. A change committed in
+between can only leave newer content under an older stamp, which nobody asks for again. (A
+patient's entry is one per patient, rewritten in place, and holds the stamp it was built
+for.)
 Every key also carries CONTENT_VERSION, a digest of the code and templates that shape what is
 cached, so a deploy that changes how a card looks never shows cards of the old look.
 """
@@ -72,7 +73,8 @@ class HistoryCache:
     sessions whose own stamp changed. A card is under its session's stamp (a session that
     nothing has touched since the triggers were installed has none yet: None)."""
 
-    def __init__(self):
+    def __init__(self, *, in_memory: bool = True):
+        self._memory = caches[CACHE_ALIAS] if in_memory else None  # False: the database only
         self._new: dict = {}
         self._loaded: dict = {}  # sessions the record's build loaded whole: their cards' data
 
@@ -80,22 +82,22 @@ class HistoryCache:
         """What either tier holds of these keys; what only the database had is kept in
         memory from now on. Both tiers hold the same pickled bytes: one pickling serves
         both."""
-        local = caches[CACHE_ALIAS]
-        pickled = local.get_many(keys)
+        pickled = self._memory.get_many(keys) if self._memory is not None else {}
         missing = [key for key in keys if key not in pickled]
         if missing:
             shared = {key: bytes(value) for key, value in HistoryCacheEntry.objects
                       .filter(key__in=missing).values_list("key", "value")}
-            if shared:
-                local.set_many(shared)
-                pickled.update(shared)
+            if shared and self._memory is not None:
+                self._memory.set_many(shared)
+            pickled.update(shared)
         return {key: pickle.loads(value)  # noqa: S301 (bytes this module pickled)
                 for key, value in pickled.items()}
 
     def _add(self, values: dict) -> None:
         pickled = {key: pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
                    for key, value in values.items()}
-        caches[CACHE_ALIAS].set_many(pickled)
+        if self._memory is not None:
+            self._memory.set_many(pickled)
         self._new.update(pickled)
 
     def patient_record(self, patient: Patient, *, load_whole: int = 0
@@ -119,7 +121,8 @@ class HistoryCache:
         read, and while the patient's stamp is unchanged none of its sessions' has changed
         either (the triggers restamp both in one statement)."""
         keys = {pk: _key("card", pk, stamp) for pk, stamp in stamps.items()}
-        # A session the record's rebuild loaded has changed: its card cannot be cached yet.
+        # A session the record's rebuild loaded whole has changed: its card is rendered from
+        # what was loaded, not looked up.
         loaded = {pk: self._loaded[pk] for pk in stamps if pk in self._loaded}
         cards = self._get_many([keys[pk] for pk in stamps if pk not in loaded])
         missing = [pk for pk in stamps if keys[pk] not in cards and pk not in loaded]
@@ -158,7 +161,7 @@ def warm(patients, *, page_size: int, time_budget_seconds: float | None = None) 
     for patient in patients:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        cache = HistoryCache()
+        cache = HistoryCache(in_memory=False)  # a worker's memory serves no page
         record = cache.patient_record(patient, load_whole=page_size)
         cache.session_cards({pk: record.session_stamps[pk]
                              for pk in record.session_ids[:page_size]})

@@ -1,7 +1,7 @@
 """Reads for the patient pages: the search list and the history a clinician reviews.
 
 `patient_history` loads a patient's whole record in a fixed number of queries whatever the
-number of sessions (tests/patients/test_history_queries.py holds it to that).
+number of sessions (tests/patients/test_views.py holds it to that).
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def _session_summaries(session_rows: list[tuple], bp_by_session: dict[int, tuple
 def _entry_summary(entry: TimelineEntry, zone) -> tuple:
     """`_session_summaries`' (chart point or None, evaluation id or None) of a session already
     loaded whole, from what its card shows: the same values from the same rows
-    (tests/patients/test_selectors.py compares the two over sessions at every step)."""
+    (tests/patients/test_history_cache.py compares the two over sessions at every step)."""
     session = entry.session
     consultation = session.step_record("consultation")
     monitoring = session.step_record("monitoring")
