@@ -7,7 +7,7 @@ banned-word list): no drug, diagnosis, symptom or treatment word, a neutral send
 """
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email._policybase import Compat32
 from email.utils import formataddr, parseaddr
 
@@ -97,9 +97,13 @@ def sender_address() -> str:
 
 def message_id(reminder: Reminder) -> str:
     """The same for every attempt and redelivery of one reminder (a receiving server or client
-    can drop a duplicate), different when a rescheduled appointment re-arms it."""
+    can drop a duplicate), different when a rescheduled appointment re-arms it.
+
+    Re-arming sets a due time later than the previous send (at least "now"), so the due time to
+    the microsecond, in UTC, tells the armings apart; to the minute it did not, and a session
+    rescheduled within the minute of its announcement went out twice under one Message-ID."""
     domain = sender_address().rpartition("@")[2] or "localhost"
-    return f"<reminder-{reminder.pk}-{reminder.due_at:%Y%m%d%H%M}@{domain}>"
+    return f"<reminder-{reminder.pk}-{reminder.due_at.astimezone(UTC):%Y%m%d%H%M%S%f}@{domain}>"
 
 
 def format_local(moment, zone) -> str:

@@ -254,3 +254,24 @@ def test_dispatch_reminders_command_runs_the_dispatcher_once(
     upcoming.refresh_from_db()
     assert upcoming.status == Reminder.Status.SENT
     assert len(smtp_server.handler.received) == 1
+
+
+def test_rescheduled_within_the_minute_of_its_announcement_the_new_time_has_its_own_message_id(
+        clinician, smtp_server, dispatch):
+    """Booked less than a day ahead, the reminder is due at once; moved again a moment after it
+    went out, the new time is announced under a Message-ID of its own, so a mail client does
+    not drop it as a duplicate of the first and no Message-ID is ever sent twice."""
+    patient = PatientFactory(email="kai@example.test")
+    course = CourseFactory(patient=patient, responsible_clinician=clinician)
+    session = services.session_schedule(patient=patient, course=course, clinician=clinician,
+                                        scheduled_at=timezone.now() + timedelta(hours=20))
+    dispatch()
+    first = Reminder.objects.get(session=session)
+    services.session_reschedule(session=session,
+                                scheduled_at=timezone.now() + timedelta(hours=21))
+    dispatch()
+    second = Reminder.objects.get(session=session)
+    assert second.status == Reminder.Status.SENT
+    received = [message.message_id for message in smtp_server.handler.received]
+    assert received == [first.message_id, second.message_id]
+    assert first.message_id != second.message_id
