@@ -75,6 +75,26 @@ def test_search_is_paginated_and_keeps_the_filters(client, nurse, settings):
     assert "Paged4" in third and "Paged0" not in third
 
 
+def test_search_runs_the_same_queries_for_few_and_many_patients(client, nurse):
+    """No N+1 on the search list: each row's risk flags and active course come with the page."""
+    client.force_login(nurse)
+    counts, pages = [], []
+    for count in (1, 12):
+        for n in range(count):
+            patient = PatientFactory(last_name=f"Listed{len(pages)}x{n}")
+            Condition.objects.create(patient=patient, kind="panic_disorder")
+            Medication.objects.create(patient=patient, name="Tramadol", drug_class="opioid")
+            CourseFactory(patient=patient)
+        client.get(reverse("patient_search"), {"q": "Listed"})  # per-process caches warmed
+        with CaptureQueriesContext(connection) as queries:
+            pages.append(client.get(reverse("patient_search"), {"q": "Listed"}).content.decode())
+        counts.append(len(queries))
+    assert all(f"Listed1x{n}" in pages[1] for n in range(12))
+    for flag in ("Panic risk", "Interaction risk"):  # one per row (and one filter option)
+        assert pages[1].count(flag) == pages[0].count(flag) + 12
+    assert counts[0] == counts[1], counts
+
+
 def test_search_refuses_an_unknown_risk_filter_with_a_form_error(client, nurse):
     client.force_login(nurse)
     response = client.get(reverse("patient_search"), {"risk": "bogus"})

@@ -4,7 +4,9 @@ A refused action shows its reason on the form and changes nothing."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from sessions.models import (
     Administration,
     Evaluation,
     Monitoring,
+    Reminder,
     SideEffectObservation,
     TreatmentSession,
     VitalSign,
@@ -376,3 +379,37 @@ def test_rems_submitted_with_a_date_and_leaves_the_due_list(client, clinician, n
 def test_rems_record_does_not_exist_for_racemic_ketamine(client, clinician, session):
     client.force_login(clinician)
     assert client.get(reverse("rems_record", args=[session.pk])).status_code == 404
+
+
+def fill_dashboard(*, count: int, advance, nurse) -> None:
+    """`count` more rows in every list of the dashboard: today's sessions at different steps,
+    patients in monitoring, serious side effects, REMS records due and failed reminders."""
+    for n in range(count):
+        advance(SessionFactory(scheduled_at=early_today(minutes=n)), through="consultation")
+        dosed = SessionFactory(scheduled_at=timezone.now() - timedelta(hours=1))
+        advance(dosed, through="administration",
+                administration={"started_at": timezone.now() - timedelta(minutes=30 + n)})
+        SideEffectObservation.objects.create(
+            session=dosed, recorded_by=nurse, symptom=symptom("Panic attack", "panic"),
+            severity="severe", onset_at=timezone.now() - timedelta(minutes=20))
+        complete_session(SessionFactory(course__drug="esketamine",
+                                        scheduled_at=timezone.now() - timedelta(days=2)),
+                         advance=advance, nurse=nurse, drug="esketamine")
+        Reminder.objects.create(kind="follow_up_check", cause=f"dashboard:{n}:{dosed.pk}",
+                                patient=dosed.patient, due_at=timezone.now(), status="failed",
+                                last_error="550 No such mailbox")
+
+
+def test_dashboard_runs_the_same_queries_for_few_and_many_rows_in_every_list(
+        client, clinician, nurse, advance):
+    """No N+1 on the dashboard: each list's rows come with what they show."""
+    client.force_login(clinician)
+    counts, pages = [], []
+    for count in (1, 8):
+        fill_dashboard(count=count, advance=advance, nurse=nurse)
+        client.get(reverse("dashboard"))  # per-process caches (content types) warmed first
+        with CaptureQueriesContext(connection) as queries:
+            pages.append(client.get(reverse("dashboard")).content.decode())
+        counts.append(len(queries))
+    assert pages[1].count("Panic attack") == 9 and pages[1].count("550 No such mailbox") == 9
+    assert counts[0] == counts[1], counts
