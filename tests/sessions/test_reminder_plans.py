@@ -4,8 +4,8 @@ the planner believes about how many rows are being sent.
 Statistics are taken when nothing is being sent; a morning's burst then puts thousands of rows
 in `sending`. Planned on those statistics, "id = X AND status = 'sending'" tied between the
 primary key and the status index, and PostgreSQL walked every sending row of the status index
-for each reminder: 2.4 ms of PostgreSQL CPU a reminder in `make bench`, growing with the
-burst."""
+for each reminder: 24.6 s of PostgreSQL CPU for 10,000 reminders in `make bench` (9.7 s
+since), growing with the burst."""
 
 import pytest
 from django.db import connection
@@ -48,7 +48,7 @@ def test_beginning_an_attempt_finds_the_row_by_primary_key_during_a_burst(monkey
         monkeypatch.undo()
         cursor.execute(f"EXPLAIN {_mark_sent_sql()}", _mark_sent_params(previous))
         plans.append("\n".join(row[0] for row in cursor.fetchall()))
-    assert plans
+    assert len(plans) == 2  # the begin (with the previous row's mark) and a mark alone
     for plan in plans:
         table_scans = [line for line in plan.splitlines()
                        if f"on {Reminder._meta.db_table}" in line and "Update" not in line]
