@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -22,7 +24,7 @@ from django.db.models import (
     Window,
 )
 from django.shortcuts import get_object_or_404
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import json_script
 from django.utils.safestring import SafeString
 
@@ -168,17 +170,38 @@ class PatientHistory:
     chart_script: SafeString  # the charts' series, as <script id="chart-data"> (json_script)
 
 
-def _local(moment: datetime | None, fmt: str) -> str:
-    return dateformat.format(timezone.localtime(moment), fmt) if moment else ""
+class _CardText:
+    """What a card's text needs once per page rather than once per vital: the active time
+    zone and the choices' labels. Looking the zone up, a label up through get_FOO_display(),
+    or a day's or month's name up through dateformat reads Django's per-request state (asgiref
+    locals) each time: building 10 cards took 12.9 ms instead of 10.7."""
+
+    def __init__(self):
+        self.zone = timezone.get_current_timezone()
+        self.phase = _labels(VitalSign.Phase)
+        self.severity = _labels(SideEffectObservation.Severity)
+        self.intervention = _labels(SideEffectObservation.Intervention, lower=True)
+
+    def when(self, moment: datetime) -> str:
+        """dateformat's "D j M Y, H:i" (Tue 1 Dec 2026, 14:05) without a translation lookup
+        for the day's and the month's names: the clinic's pages are in English."""
+        local = moment.astimezone(self.zone)
+        return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+    def time(self, moment: datetime | None) -> str:
+        """dateformat's "H:i" at half the cost: a card shows a time for every vital."""
+        return moment.astimezone(self.zone).strftime("%H:%M") if moment else ""
 
 
-def _local_time(moment: datetime | None) -> str:
-    """_local(moment, "H:i") at half the cost: a card shows a time for every vital."""
-    return timezone.localtime(moment).strftime("%H:%M") if moment else ""
+def _labels(choices, *, lower: bool = False) -> dict:
+    """{value: label}, as get_FOO_display() shows it (an unknown value shows as itself)."""
+    return {value: str(label).lower() if lower else str(label)
+            for value, label in choices.choices}
 
 
 def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
-                    side_effects: list[SideEffectObservation]) -> TimelineEntry:
+                    side_effects: list[SideEffectObservation], text: _CardText
+                    ) -> TimelineEntry:
     consultation = session.step_record("consultation")
     evaluation = session.step_record("evaluation")
     administration = session.step_record("administration")
@@ -189,7 +212,7 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
                        if evaluation else None))
     return TimelineEntry(
         session=session,
-        when=_local(session.scheduled_at, "D j M Y, H:i"),
+        when=text.when(session.scheduled_at),
         steps=[(STEP_LABELS[code], session.step_record(code) is not None)
                for code in STEP_CODES],
         consultation=consultation and {
@@ -218,8 +241,8 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
             "discharged_with": monitoring.discharged_with,
         },
         vitals=[{
-            "time": _local_time(v.measured_at),
-            "phase": v.get_phase_display(),
+            "time": text.time(v.measured_at),
+            "phase": text.phase.get(v.phase, v.phase),
             "blood_pressure": f"{v.systolic_mmhg}/{v.diastolic_mmhg}",
             "heart_rate": "–" if v.heart_rate_bpm is None else str(v.heart_rate_bpm),
             "spo2": "–" if v.spo2_percent is None else str(v.spo2_percent),
@@ -227,11 +250,11 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
         } for v in vitals],
         side_effects=[{
             "symptom": o.symptom.name,
-            "severity": o.get_severity_display(),
+            "severity": text.severity.get(o.severity, o.severity),
             "alert": o.needs_clinician_alert,
             "serious": o.is_serious,
-            "intervention": o.get_intervention_display().lower(),
-            "resolved": _local_time(o.resolved_at),
+            "intervention": text.intervention.get(o.intervention, o.intervention),
+            "resolved": text.time(o.resolved_at),
         } for o in side_effects],
         baseline_bp=baseline, peak_bp=peak,
     )
@@ -297,13 +320,14 @@ def _chart_series(points: list[tuple]) -> dict:
 
 
 def _blood_pressure_by_session(sessions: QuerySet, evaluation_bp: dict[int, tuple]) -> dict:
-    readings: dict[int, list] = {pk: [] for pk in evaluation_bp}
-    for session_id, phase, systolic, diastolic in (
-            VitalSign.objects.filter(session__in=sessions, is_archived=False)
+    rows = (VitalSign.objects.filter(session__in=sessions, is_archived=False)
             .order_by("session_id", "measured_at", "id")
-            .values_list("session_id", "phase", "systolic_mmhg", "diastolic_mmhg")):
-        readings[session_id].append((phase, systolic, diastolic))
-    return {pk: blood_pressure_baseline_and_peak(readings[pk], evaluation_bp=bp)
+            .values_list("session_id", "phase", "systolic_mmhg", "diastolic_mmhg"))
+    readings = {session_id: [row[1:] for row in group]
+                for session_id, group in groupby(rows, key=itemgetter(0))}
+    # A session added since the chart rows were read (with a vital already) is left to the
+    # next build, as its stamp was not read either.
+    return {pk: blood_pressure_baseline_and_peak(readings.get(pk, ()), evaluation_bp=bp)
             for pk, bp in evaluation_bp.items()}
 
 
@@ -323,7 +347,8 @@ def timeline_entries(session_ids: list[int]) -> dict[int, TimelineEntry]:
                         .filter(session_id__in=session_ids, is_archived=False)
                         .select_related("symptom").order_by("onset_at", "id")):
         side_effects[observation.session_id].append(observation)
-    return {pk: _timeline_entry(session, vitals[pk], side_effects[pk])
+    text = _CardText()
+    return {pk: _timeline_entry(session, vitals[pk], side_effects[pk], text)
             for pk, session in sessions.items()}
 
 
@@ -361,8 +386,19 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
     again next time."""
     known = known or {}
     sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
-    stamped = list(sessions.order_by("-scheduled_at", "-id").values_list("id", Subquery(
-        SessionChangeStamp.objects.filter(session_id=OuterRef("pk")).values("stamp"))))
+    ordered = sessions.order_by("-scheduled_at", "-id")
+    change_stamp = Subquery(SessionChangeStamp.objects.filter(session_id=OuterRef("pk"))
+                            .values("stamp"))
+    session_rows = None
+    if known:
+        stamped = list(ordered.values_list("id", change_stamp))
+    else:
+        # A first build reads every session's chart row: each stamp comes in its row, read in
+        # the same snapshot, instead of in a query of its own before.
+        rows = list(ordered.values_list("id", change_stamp, "scheduled_at", *EVALUATION_FIELDS,
+                                        *CHART_ITEM_FIELDS))
+        stamped = [(pk, stamp) for pk, stamp, *_ in rows]
+        session_rows = [(pk, *chart_row) for pk, _, *chart_row in rows]
     stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
     fresh: dict[int, tuple] = {}
     entries: dict[int, TimelineEntry] = {}
@@ -376,8 +412,9 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
     rest = [pk for pk in stale if pk not in entries]
     if rest:
         changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=rest)
-        session_rows = list(changed.values_list("id", "scheduled_at", *EVALUATION_FIELDS,
-                                                *CHART_ITEM_FIELDS))
+        if session_rows is None:
+            session_rows = list(changed.values_list("id", "scheduled_at", *EVALUATION_FIELDS,
+                                                    *CHART_ITEM_FIELDS))
         evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
                          for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
         fresh.update(_session_summaries(session_rows,
