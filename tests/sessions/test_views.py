@@ -413,3 +413,29 @@ def test_dashboard_runs_the_same_queries_for_few_and_many_rows_in_every_list(
         counts.append(len(queries))
     assert pages[1].count("Panic attack") == 9 and pages[1].count("550 No such mailbox") == 9
     assert counts[0] == counts[1], counts
+
+
+def test_the_day_counted_by_step_agrees_with_each_sessions_own_current_step(advance, nurse):
+    """The database's count (one query for the whole day) follows the same rule as the session
+    page: the first step not recorded, Done after all five, Cancelled and No-show as such."""
+    from sessions import selectors, services
+
+    sessions = [SessionFactory(scheduled_at=early_today(minutes)) for minutes in range(9)]
+    for session, through in zip(sessions[1:5], ("consultation", "evaluation", "expectations",
+                                                 "administration"), strict=True):
+        advance(session, through=through)
+    complete_session(sessions[5], advance=advance, nurse=nurse)
+    services.session_cancel(session=sessions[6], reason="Unwell")
+    advance(sessions[7], through="evaluation")
+    services.session_cancel(session=sessions[7], reason="Held at evaluation")
+    services.session_cancel(session=sessions[8], reason="Did not come", no_show=True)
+
+    counted = selectors.sessions_today_by_step(today=timezone.localdate())
+
+    expected: dict[str, int] = {}
+    for session in TreatmentSession.objects.filter(pk__in=[s.pk for s in sessions]):
+        expected[session.current_step_label] = expected.get(session.current_step_label, 0) + 1
+    assert dict(counted) == expected
+    assert expected == {"Consultation": 1, "Medical evaluation": 1, "Setting expectations": 1,
+                        "Treatment administration": 1, "Post-treatment monitoring": 1,
+                        "Done": 1, "Cancelled": 2, "No-show": 1}
