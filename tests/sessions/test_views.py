@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import Condition, Medication
+from sessions import selectors, services
 from sessions.models import (
     Administration,
     Evaluation,
@@ -418,8 +419,6 @@ def test_dashboard_runs_the_same_queries_for_few_and_many_rows_in_every_list(
 def test_the_day_counted_by_step_agrees_with_each_sessions_own_current_step(advance, nurse):
     """The database's count (one query for the whole day) follows the same rule as the session
     page: the first step not recorded, Done after all five, Cancelled and No-show as such."""
-    from sessions import selectors, services
-
     sessions = [SessionFactory(scheduled_at=early_today(minutes)) for minutes in range(9)]
     for session, through in zip(sessions[1:5], ("consultation", "evaluation", "expectations",
                                                  "administration"), strict=True):
