@@ -260,10 +260,11 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
     )
 
 
-# One row per session: (id, scheduled_at, *EVALUATION_FIELDS, *CHART_ITEM_FIELDS).
+# One row per session: ("id", *CHART_ROW_FIELDS).
 EVALUATION_FIELDS = ("evaluation__id", "evaluation__systolic_mmhg", "evaluation__diastolic_mmhg")
 CHART_ITEM_FIELDS = ("consultation__id", "monitoring__cadss_score",
                      *(f"consultation__{name}" for name in PHQ9_FIELDS + GAD7_FIELDS))
+CHART_ROW_FIELDS = ("scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS)
 
 
 # One session's point on the charts: (label, PHQ-9, GAD-7, CADSS, baseline systolic, baseline
@@ -395,8 +396,7 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
     else:
         # A first build reads every session's chart row: each stamp comes in its row, read in
         # the same snapshot, instead of in a query of its own before.
-        rows = list(ordered.values_list("id", change_stamp, "scheduled_at", *EVALUATION_FIELDS,
-                                        *CHART_ITEM_FIELDS))
+        rows = list(ordered.values_list("id", change_stamp, *CHART_ROW_FIELDS))
         stamped = [(pk, stamp) for pk, stamp, *_ in rows]
         session_rows = [(pk, *chart_row) for pk, _, *chart_row in rows]
     stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
@@ -413,8 +413,7 @@ def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
     if rest:
         changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=rest)
         if session_rows is None:
-            session_rows = list(changed.values_list("id", "scheduled_at", *EVALUATION_FIELDS,
-                                                    *CHART_ITEM_FIELDS))
+            session_rows = list(changed.values_list("id", *CHART_ROW_FIELDS))
         evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
                          for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
         fresh.update(_session_summaries(session_rows,
