@@ -38,16 +38,17 @@ from patients.models import HistoryCacheEntry, Patient
 CACHE_ALIAS = "history"
 CARD_TEMPLATE = "patients/_session_card.html"
 # What decides the content of a cached card or record: the card's template, the code that
-# builds both (the selectors, the scales and safety rules they apply, the models' fields and
-# labels, this module's entry layout) and Django (templates, json_script). Only these: every
-# change to them makes every patient's first view after the deploy a whole build, so a change
-# elsewhere (a form, the reminders, the admin) must not. tests/patients/test_history_cache.py
-# checks that nothing else the card template or the selectors import from the project is left
-# out.
+# builds both (the selectors, the scales and safety rules they apply, the chart points the
+# triggers work out, the models' fields and labels, this module's entry layout) and Django
+# (templates, json_script). Only these: every change to them makes every patient's first view
+# after the deploy a whole build, so a change elsewhere (a form, the reminders, the admin)
+# must not. tests/patients/test_history_cache.py checks that nothing else the card template or
+# the selectors import from the project is left out.
 _ROOT = Path(settings.BASE_DIR)
 CONTENT_SOURCES = tuple(_ROOT / name for name in (
     "templates/patients/_session_card.html", "patients/selectors.py", "patients/history_cache.py",
-    "sessions/models.py", "sessions/scales.py", "sessions/safety.py"))
+    "sessions/models.py", "sessions/scales.py", "sessions/safety.py",
+    "sessions/change_stamps.py"))
 
 
 def content_version(sources) -> str:
@@ -68,15 +69,12 @@ def _key(*parts) -> str:
 class HistoryCache:
     """What one history page reads from the cache and adds to it.
 
-    A patient's entry is (patient's stamp, record, every session's summary), one per patient:
-    when the stamp has changed, the summaries let `selectors.patient_record` re-read only the
-    sessions whose own stamp changed. A card is under its session's stamp (a session that
-    nothing has touched since the triggers were installed has none yet: None)."""
+    A patient's entry is (patient's stamp, record), one per patient, rewritten when the stamp
+    has changed. A card is under its session's stamp."""
 
     def __init__(self, *, in_memory: bool = True):
         self._memory = caches[CACHE_ALIAS] if in_memory else None  # False: the database only
         self._new: dict = {}
-        self._loaded: dict = {}  # sessions the record's build loaded whole: their cards' data
 
     def _get_many(self, keys: list[str]) -> dict:
         """What either tier holds of these keys; what only the database had is kept in
@@ -100,37 +98,30 @@ class HistoryCache:
             self._memory.set_many(pickled)
         self._new.update(pickled)
 
-    def patient_record(self, patient: Patient, *, load_whole: int = 0
-                       ) -> "selectors.PatientRecord":
+    def patient_record(self, patient: Patient) -> "selectors.PatientRecord":
         """`selectors.patient_record`, cached under `patient.change_stamp` (read with the
-        patient). The sessions a rebuild loads whole serve `session_cards` too."""
+        patient)."""
         key = _key("patient", patient.pk)
         cached = self._get_many([key]).get(key)
         if cached is not None and cached[0] == patient.change_stamp:
             return cached[1]
-        record, summaries, self._loaded = selectors.patient_record(
-            patient, known=cached[2] if cached is not None else None, load_whole=load_whole)
-        self._add({key: (patient.change_stamp, record, summaries)})
+        record = selectors.patient_record(patient)
+        self._add({key: (patient.change_stamp, record)})
         return record
 
-    def session_cards(self, stamps: dict[int, int | None]) -> list[SafeString]:
+    def session_cards(self, stamps: dict[int, int]) -> list[SafeString]:
         """The timeline cards of these sessions ({session id: change stamp}, in order):
         cached ones as they are, the rest loaded (three queries however many) and rendered.
 
-        The stamps come with the patient's record: it was built after its own stamps were
+        The stamps come with the patient's record: it was built after the patient's stamp was
         read, and while the patient's stamp is unchanged none of its sessions' has changed
         either (the triggers restamp both in one statement)."""
         keys = {pk: _key("card", pk, stamp) for pk, stamp in stamps.items()}
-        # A session the record's rebuild loaded whole has changed: its card is rendered from
-        # what was loaded, not looked up.
-        loaded = {pk: self._loaded[pk] for pk in stamps if pk in self._loaded}
-        cards = self._get_many([keys[pk] for pk in stamps if pk not in loaded])
-        missing = [pk for pk in stamps if keys[pk] not in cards and pk not in loaded]
+        cards = self._get_many(list(keys.values()))
+        missing = [pk for pk in stamps if keys[pk] not in cards]
         if missing:
-            loaded.update(selectors.timeline_entries(missing))
-        if loaded:
             rendered = {keys[pk]: render_to_string(CARD_TEMPLATE, {"item": entry})
-                        for pk, entry in loaded.items()}
+                        for pk, entry in selectors.timeline_entries(missing).items()}
             self._add(rendered)
             cards.update(rendered)
         # A session archived since the list was read has no card: it is simply not shown.
@@ -162,7 +153,7 @@ def warm(patients, *, page_size: int, time_budget_seconds: float | None = None) 
         if deadline is not None and time.monotonic() >= deadline:
             break
         cache = HistoryCache(in_memory=False)  # a worker's memory serves no page
-        record = cache.patient_record(patient, load_whole=page_size)
+        record = cache.patient_record(patient)
         cache.session_cards({pk: record.session_stamps[pk]
                              for pk in record.session_ids[:page_size]})
         built += bool(cache._new)

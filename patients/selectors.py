@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import groupby
-from operator import itemgetter
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -30,10 +28,7 @@ from django.utils.safestring import SafeString
 
 from patients.models import Condition, Medication, Patient
 from patients.risk import RiskFlags, risk_flags
-from sessions import scales
 from sessions.models import (
-    GAD7_FIELDS,
-    PHQ9_FIELDS,
     STEP_CODES,
     STEP_LABELS,
     Evaluation,
@@ -118,10 +113,11 @@ def age_on(born: date, today: date) -> int:
 # --- history ---------------------------------------------------------------------------------
 #
 # The history of a patient with hundreds of sessions must cost little more than one with a
-# few. So the page never builds model instances for every session: the charts (every session)
-# come from two narrow value queries, and only the sessions of the timeline page being shown (a
-# few recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole, with their steps, vitals and
-# side effects, and rendered as cards.
+# few. So the page never reads every session's steps and vitals: the charts (every session)
+# come from one narrow row a session that the database's triggers keep up to date whenever the
+# session changes (its chart point, sessions/change_stamps.py), and only the sessions of the
+# timeline page being shown (a few recent ones, HISTORY_TIMELINE_PAGE_SIZE) are loaded whole,
+# with their steps, vitals and side effects, and rendered as cards.
 #
 # Both are cached (patients/history_cache.py) under change stamps that database triggers
 # replace whenever a session or anything recorded for it changes (sessions/change_stamps.py):
@@ -260,76 +256,21 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
     )
 
 
-# One row per session: ("id", *CHART_ROW_FIELDS).
-EVALUATION_FIELDS = ("evaluation__id", "evaluation__systolic_mmhg", "evaluation__diastolic_mmhg")
-CHART_ITEM_FIELDS = ("consultation__id", "monitoring__cadss_score",
-                     *(f"consultation__{name}" for name in PHQ9_FIELDS + GAD7_FIELDS))
-CHART_ROW_FIELDS = ("scheduled_at", *EVALUATION_FIELDS, *CHART_ITEM_FIELDS)
-
-
 # One session's point on the charts: (label, PHQ-9, GAD-7, CADSS, baseline systolic, baseline
 # diastolic, peak systolic, peak diastolic); None where a value is missing. Plain tuples: a
-# patient's points are cached and unpickled as a whole (patients/history_cache.py).
+# patient's record is cached and unpickled as a whole (patients/history_cache.py).
 CHART_SERIES = ("labels", "phq9", "gad7", "cadss", "baseline_systolic", "baseline_diastolic",
                 "peak_systolic", "peak_diastolic")
-
-
-def _session_summaries(session_rows: list[tuple], bp_by_session: dict[int, tuple]
-                       ) -> dict[int, tuple]:
-    """{session id: (chart point or None, evaluation id or None)}. A session has a point once
-    its consultation (or monitoring) is recorded."""
-    summaries = {}
-    nine, seven = len(PHQ9_FIELDS), len(GAD7_FIELDS)
-    zone = timezone.get_current_timezone()  # once: looking it up per session cost 40 %
-    for pk, scheduled_at, evaluation_id, _, _, consultation_id, cadss_score, *items in (
-            session_rows):
-        point = None
-        if consultation_id is not None or cadss_score is not None:
-            baseline, peak = bp_by_session[pk]
-            has_scores = consultation_id is not None
-            point = (scheduled_at.astimezone(zone).date().isoformat(),
-                     scales.phq9_total(items[:nine]) if has_scores else None,
-                     scales.gad7_total(items[nine:nine + seven]) if has_scores else None,
-                     cadss_score, *(baseline or (None, None)), *(peak or (None, None)))
-        summaries[pk] = (point, evaluation_id)
-    return summaries
-
-
-def _entry_summary(entry: TimelineEntry, zone) -> tuple:
-    """`_session_summaries`' (chart point or None, evaluation id or None) of a session already
-    loaded whole, from what its card shows: the same values from the same rows
-    (tests/patients/test_history_cache.py compares the two over sessions at every step)."""
-    session = entry.session
-    consultation = session.step_record("consultation")
-    monitoring = session.step_record("monitoring")
-    evaluation = session.step_record("evaluation")
-    cadss_score = monitoring.cadss_score if monitoring is not None else None
-    point = None
-    if consultation is not None or cadss_score is not None:
-        point = (session.scheduled_at.astimezone(zone).date().isoformat(),
-                 consultation.phq9_total if consultation is not None else None,
-                 consultation.gad7_total if consultation is not None else None,
-                 cadss_score, *(entry.baseline_bp or (None, None)),
-                 *(entry.peak_bp or (None, None)))
-    return point, evaluation.pk if evaluation is not None else None
+# What the triggers keep of each session (sessions/change_stamps.py), as the record reads it.
+CHART_POINT_FIELDS = ("session_id", "stamp", "scheduled_at", "evaluation_id", "phq9_total",
+                      "gad7_total", "cadss_score", "baseline_systolic_mmhg",
+                      "baseline_diastolic_mmhg", "peak_systolic_mmhg", "peak_diastolic_mmhg")
 
 
 def _chart_series(points: list[tuple]) -> dict:
     """Series over sessions, oldest first, for static/js/history-charts.js (json_script)."""
     return dict(zip(CHART_SERIES, (list(series) for series in zip(*points, strict=True)),
                     strict=True)) if points else {name: [] for name in CHART_SERIES}
-
-
-def _blood_pressure_by_session(sessions: QuerySet, evaluation_bp: dict[int, tuple]) -> dict:
-    rows = (VitalSign.objects.filter(session__in=sessions, is_archived=False)
-            .order_by("session_id", "measured_at", "id")
-            .values_list("session_id", "phase", "systolic_mmhg", "diastolic_mmhg"))
-    readings = {session_id: [row[1:] for row in group]
-                for session_id, group in groupby(rows, key=itemgetter(0))}
-    # A session added since the chart rows were read (with a vital already) is left to the
-    # next build, as its stamp was not read either.
-    return {pk: blood_pressure_baseline_and_peak(readings.get(pk, ()), evaluation_bp=bp)
-            for pk, bp in evaluation_bp.items()}
 
 
 def timeline_entries(session_ids: list[int]) -> dict[int, TimelineEntry]:
@@ -358,7 +299,7 @@ class PatientRecord:
     """What the history shows over all of a patient's sessions; cached under the patient's
     change stamp."""
 
-    session_stamps: dict[int, int | None]  # session id -> change stamp, timeline order
+    session_stamps: dict[int, int]  # session id -> change stamp, timeline order
     # The charts' series as the page embeds them: encoded once when the record is built, not
     # on every view (500 sessions' series are 20 KB of JSON).
     chart_script: SafeString
@@ -371,68 +312,32 @@ class PatientRecord:
         return list(self.session_stamps)
 
 
-def patient_record(patient: Patient, *, known: dict[int, tuple] | None = None,
-                   load_whole: int = 0
-                   ) -> tuple[PatientRecord, dict[int, tuple], dict[int, TimelineEntry]]:
-    """Charts over every session, the timeline's order and the latest evaluation's findings,
-    with no model instance per session; each session's summary, {session id: (change stamp,
-    chart point, evaluation id)}; and the sessions loaded whole, {session id: TimelineEntry}.
-
-    `known` is summaries from an earlier call: a session whose change stamp is the same is not
-    read again, so after a nurse records a vital only that session's rows are. A changed
-    session among the newest `load_whole` (the first timeline page, where its card must be
-    rendered again) is loaded whole and its summary taken from that: one read for its chart
-    point and its card. Other changed sessions are read as narrow rows. The stamps are read
-    first: a change committed after that leaves a newer summary under an older stamp, read
-    again next time."""
-    known = known or {}
-    sessions = TreatmentSession.objects.filter(patient=patient, is_archived=False)
-    ordered = sessions.order_by("-scheduled_at", "-id")
-    change_stamp = Subquery(SessionChangeStamp.objects.filter(session_id=OuterRef("pk"))
-                            .values("stamp"))
-    session_rows = None
-    if known:
-        stamped = list(ordered.values_list("id", change_stamp))
-    else:
-        # A first build reads every session's chart row: each stamp comes in its row, read in
-        # the same snapshot, instead of in a query of its own before.
-        rows = list(ordered.values_list("id", change_stamp, *CHART_ROW_FIELDS))
-        stamped = [(pk, stamp) for pk, stamp, *_ in rows]
-        session_rows = [(pk, *chart_row) for pk, _, *chart_row in rows]
-    stale = [pk for pk, stamp in stamped if pk not in known or known[pk][0] != stamp]
-    fresh: dict[int, tuple] = {}
-    entries: dict[int, TimelineEntry] = {}
-    # Only on a rebuild: a first build reads every chart point the same narrow way, so its
-    # queries are the same whatever the number of sessions.
-    newest = {pk for pk, _ in stamped[:load_whole]} if known else set()
-    if any(pk in newest for pk in stale):
-        entries = timeline_entries([pk for pk in stale if pk in newest])
-        zone = timezone.get_current_timezone()
-        fresh = {pk: _entry_summary(entry, zone) for pk, entry in entries.items()}
-    rest = [pk for pk in stale if pk not in entries]
-    if rest:
-        changed = sessions if len(stale) == len(stamped) else sessions.filter(pk__in=rest)
-        if session_rows is None:
-            session_rows = list(changed.values_list("id", *CHART_ROW_FIELDS))
-        evaluation_bp = {pk: (systolic, diastolic) if evaluation_id else None
-                         for pk, _, evaluation_id, systolic, diastolic, *_ in session_rows}
-        fresh.update(_session_summaries(session_rows,
-                                        _blood_pressure_by_session(changed, evaluation_bp)))
-    summaries = {pk: (stamp, *fresh[pk]) if pk in fresh else known[pk]
-                 for pk, stamp in stamped if pk in fresh or pk not in stale}
-    session_ids = [pk for pk, _ in stamped if pk in summaries]  # archived meanwhile: gone
-    latest_evaluation_id = next((summaries[pk][2] for pk in session_ids if summaries[pk][2]),
-                                None)
-    # filter().first(): an evaluation removed since its session's stamp was read shows none.
+def patient_record(patient: Patient) -> PatientRecord:
+    """Charts over every session, the timeline's order with each session's change stamp, and
+    the latest evaluation's findings: two queries, and one narrow row per session, whatever the
+    number of sessions. The database's triggers keep each session's stamp and chart point
+    together, worked out from its steps and vitals whenever they change
+    (sessions/change_stamps.py), so no session's steps or vitals are read here and every
+    stamp comes with its point, from one snapshot."""
+    rows = (SessionChangeStamp.objects.filter(patient_id=patient.pk, is_archived=False)
+            .order_by("-scheduled_at", "-session_id").values_list(*CHART_POINT_FIELDS))
+    zone = timezone.get_current_timezone()  # once: looking it up per session cost 40 %
+    stamps, points, latest_evaluation_id = {}, [], None
+    for pk, stamp, scheduled_at, evaluation_id, phq9, gad7, cadss, *blood_pressure in rows:
+        stamps[pk] = stamp
+        latest_evaluation_id = latest_evaluation_id or evaluation_id
+        # A session has a point once its consultation (or its monitoring) is recorded.
+        if phq9 is not None or cadss is not None:
+            points.append((scheduled_at.astimezone(zone).date().isoformat(), phq9, gad7, cadss,
+                           *blood_pressure))
+    # filter().first(): an evaluation removed since its session's point was read shows none.
     latest = (Evaluation.objects.only("findings", "recorded_at")
               .filter(pk=latest_evaluation_id).first() if latest_evaluation_id else None)
-    record = PatientRecord(
-        session_stamps={pk: summaries[pk][0] for pk in session_ids},
-        chart_script=json_script(_chart_series([summaries[pk][1] for pk in reversed(session_ids)
-                                                if summaries[pk][1]]), "chart-data"),
+    return PatientRecord(
+        session_stamps=stamps,
+        chart_script=json_script(_chart_series(points[::-1]), "chart-data"),
         current_findings=latest.findings if latest else [],
         current_findings_on=latest.recorded_at if latest else None)
-    return record, summaries, entries
 
 
 def _newest(rows: QuerySet, shown: int) -> Bounded:
@@ -476,10 +381,7 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
                       HISTORY_COURSES_SHOWN)
     page_size = page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
     cache = history_cache.HistoryCache()
-    # A changed session on the first page (where a nurse's changes are) is read once, for
-    # its chart point and its card together.
-    record = cache.patient_record(patient, load_whole=page_size if page in (None, "", 1, "1")
-                                  else 0)
+    record = cache.patient_record(patient)
     timeline = Paginator(record.session_ids, page_size).get_page(page)
     timeline.object_list = cache.session_cards(
         {pk: record.session_stamps[pk] for pk in timeline.object_list})

@@ -1,5 +1,8 @@
 """Database triggers that restamp a session (and its patient) whenever anything the history page
-shows of it changes: the keys of the history page's cache (patients/history_cache.py).
+shows of it changes: the keys of the history page's cache (patients/history_cache.py). In the
+same statement they work out the session's point on the history's charts
+(SessionChangeStamp's chart columns), so that a patient's charts over hundreds of sessions are
+one narrow read, not a read of every session's steps and vitals.
 
 Triggers, not services or signals, because a missed write path would show a clinician a stale
 blood pressure or a side effect that is not there any more: whoever writes (a service, the
@@ -11,8 +14,12 @@ PostgreSQL: statement-level triggers with transition tables, so a bulk insert (t
 seeder's COPY) restamps each session once per statement, not once per row. SQLite: row-level
 triggers. Both are installed by migration; a migration that rebuilds one of these tables (SQLite
 rebuilds a table to alter it, dropping its triggers) must run `install` again:
-tests/patients/test_history_cache.py fails until it does.
+tests/patients/test_history_cache.py fails until it does. A change to CHART_SELECT needs a
+migration that runs `install` and `chart_points_backfill`, or the points already kept stay as
+the old rule left them.
 """
+
+from sessions.safety import PRE_DOSE_PHASE
 
 # Models whose rows belong to one session, by their session column. Each is shown on the
 # session's card or in the charts. FollowUp and Reminder are not here: the history lists them
@@ -35,6 +42,7 @@ BEGIN
         FROM (SELECT DISTINCT unnest(session_ids) AS id) AS ids
         WHERE id IS NOT NULL ORDER BY id
         ON CONFLICT (session_id) DO UPDATE SET stamp = EXCLUDED.stamp;
+    {chart_points}
     INSERT INTO {patient_stamps} AS stamps (patient_id, stamp)
         SELECT id, (random() * 9.2e18)::bigint
         FROM (SELECT unnest(patient_ids) AS id
@@ -44,6 +52,16 @@ BEGIN
 END
 $$;
 """
+# The chart points of the sessions just restamped. The statement above holds their rows locked
+# until commit, having waited for any other transaction writing them; this one reads in a
+# snapshot of its own, taken after that (READ COMMITTED: one per statement), so it sees what
+# that transaction committed and never leaves a point that misses a vital recorded meanwhile.
+POSTGRESQL_CHART_POINTS = """
+    {update_chart_points}
+    DELETE FROM {session_stamps} WHERE session_id = ANY(session_ids)
+        AND NOT EXISTS (SELECT 1 FROM {sessions} WHERE id = session_id);
+"""
+
 # One trigger function per shape of table; TG_OP picks the transition tables that exist.
 ROWS_FUNCTION = """
 CREATE OR REPLACE FUNCTION treatment_sessions_restamp_{name}() RETURNS trigger
@@ -80,6 +98,93 @@ TRANSITION_TABLES = {"insert": "NEW TABLE AS new_rows",
                      "delete": "OLD TABLE AS old_rows"}
 
 
+# A session's point on the charts, in SQL because the triggers work it out: the same rules as
+# sessions/scales.py (a total is the sum of the answers) and
+# sessions/safety.blood_pressure_baseline_and_peak (baseline: the last reading before dosing,
+# else the evaluation's; peak: the highest reading after dosing, by systolic then diastolic),
+# over the vitals not archived. tests/patients/test_chart_points.py holds the two to the same
+# answers, session by session.
+CHART_COLUMNS = ("patient_id", "scheduled_at", "is_archived", "evaluation_id", "phq9_total",
+                 "gad7_total", "cadss_score", "baseline_systolic_mmhg", "baseline_diastolic_mmhg",
+                 "peak_systolic_mmhg", "peak_diastolic_mmhg")
+CHART_SELECT = """
+SELECT s.id AS session_id, s.{patient} AS patient_id, s.{scheduled_at} AS scheduled_at,
+    s.{is_archived} AS is_archived, e.id AS evaluation_id, {phq9_total} AS phq9_total,
+    {gad7_total} AS gad7_total, m.{cadss_score} AS cadss_score,
+    COALESCE(({last_before_dosing_systolic}), e.{systolic}) AS baseline_systolic_mmhg,
+    COALESCE(({last_before_dosing_diastolic}), e.{diastolic}) AS baseline_diastolic_mmhg,
+    ({highest_after_dosing_systolic}) AS peak_systolic_mmhg,
+    ({highest_after_dosing_diastolic}) AS peak_diastolic_mmhg
+FROM {sessions} AS s
+    LEFT JOIN {evaluations} AS e ON e.{session} = s.id
+    LEFT JOIN {consultations} AS c ON c.{session} = s.id
+    LEFT JOIN {monitorings} AS m ON m.{session} = s.id
+WHERE {where}"""
+# One value of one reading of a session: a scalar subquery.
+SESSION_READING = ("SELECT v.{column} FROM {vitals} AS v WHERE v.{session} = s.id "
+                   "AND NOT v.{is_archived} AND v.{phase} {comparison} '{pre_dose_phase}' "
+                   "ORDER BY {order} LIMIT 1")
+
+
+def _has_chart_columns(apps) -> bool:
+    """Migration 0011 installs the triggers before 0013 adds the chart columns."""
+    stamps = apps.get_model("treatment_sessions", "SessionChangeStamp")
+    return any(field.name == "phq9_total" for field in stamps._meta.get_fields())
+
+
+def _chart_select(apps, quote, where: str) -> str:
+    """Each chart column of the sessions `where` picks (a condition on `s.id`), by name."""
+    from sessions.models import GAD7_FIELDS, PHQ9_FIELDS
+
+    def model(name):
+        return apps.get_model("treatment_sessions", name)
+
+    session, vital = model(SESSION_MODEL), model("VitalSign")
+    consultation, monitoring = model("Consultation"), model("Monitoring")
+
+    def columns(model_, *names) -> list[str]:
+        return [quote(_column(model_, name)) for name in names]
+
+    systolic, diastolic, measured_at = columns(vital, "systolic_mmhg", "diastolic_mmhg",
+                                               "measured_at")
+    orders = {"last_before_dosing": ("=", f"v.{measured_at} DESC, v.id DESC"),
+              "highest_after_dosing": ("<>", f"v.{systolic} DESC, v.{diastolic} DESC")}
+    readings = {
+        f"{name}_{label}": SESSION_READING.format(
+            column=column, vitals=quote(vital._meta.db_table),
+            session=quote(_column(vital, "session")),
+            is_archived=quote(_column(vital, "is_archived")),
+            phase=quote(_column(vital, "phase")), comparison=comparison,
+            pre_dose_phase=PRE_DOSE_PHASE, order=order)
+        for name, (comparison, order) in orders.items()
+        for label, column in (("systolic", systolic), ("diastolic", diastolic))}
+    evaluation = model("Evaluation")
+    return CHART_SELECT.format(
+        **readings,
+        sessions=quote(session._meta.db_table),
+        evaluations=quote(evaluation._meta.db_table),
+        consultations=quote(consultation._meta.db_table),
+        monitorings=quote(monitoring._meta.db_table),
+        session=quote(_column(consultation, "session")),
+        patient=quote(_column(session, "patient")),
+        scheduled_at=quote(_column(session, "scheduled_at")),
+        is_archived=quote(_column(session, "is_archived")),
+        cadss_score=quote(_column(monitoring, "cadss_score")),
+        phq9_total=" + ".join(f"c.{quote(name)}" for name in PHQ9_FIELDS),
+        gad7_total=" + ".join(f"c.{quote(name)}" for name in GAD7_FIELDS),
+        systolic=quote(_column(evaluation, "systolic_mmhg")),
+        diastolic=quote(_column(evaluation, "diastolic_mmhg")),
+        where=where)
+
+
+def update_chart_points(apps, quote, where: str) -> str:
+    """The statement that sets the chart columns of the sessions `where` picks."""
+    stamps = quote(apps.get_model("treatment_sessions", "SessionChangeStamp")._meta.db_table)
+    assignments = ", ".join(f"{quote(name)} = chart.{quote(name)}" for name in CHART_COLUMNS)
+    return (f"UPDATE {stamps} SET {assignments} FROM ({_chart_select(apps, quote, where)}) "
+            f"AS chart WHERE {stamps}.session_id = chart.session_id;")
+
+
 def _column(model, field: str) -> str:
     return model._meta.get_field(field).column
 
@@ -110,12 +215,16 @@ def trigger_names(apps) -> dict[str, list[str]]:
             for model, events, _, _ in _stamped(apps)}
 
 
-def _postgresql(apps, quote) -> list[str]:
+def _postgresql(apps, quote, chart: bool) -> list[str]:
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
     observation = apps.get_model("treatment_sessions", "SideEffectObservation")
     tables = _tables(apps, quote)
+    chart_points = POSTGRESQL_CHART_POINTS.format(
+        **tables, update_chart_points=update_chart_points(
+            apps, quote, "s.id = ANY(session_ids)")) if chart else ""
     statements = [
-        RESTAMP_FUNCTION.format(**tables, patient_column=quote(_column(session, "patient"))),
+        RESTAMP_FUNCTION.format(**tables, patient_column=quote(_column(session, "patient")),
+                                chart_points=chart_points),
         SYMPTOM_FUNCTION.format(**tables,
                                 session_column=quote(_column(observation, "session")),
                                 symptom_column=quote(_column(observation, "symptom"))),
@@ -150,21 +259,27 @@ def _sqlite_upsert(table: str, key: str, select: str) -> str:
 
 
 def _sqlite_restamp(apps, quote, session_expression: str, patient_expression: str | None,
-                    guard: str) -> str:
+                    guard: str, chart: bool) -> str:
     """The body of a row trigger: restamp one session (and its patient)."""
     tables = _tables(apps, quote)
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
     patient = patient_expression or (
         f"(SELECT {quote(_column(session, 'patient'))} FROM {tables['sessions']} "
         f"WHERE id = {session_expression})")
+    chart_points = (
+        update_chart_points(apps, quote, f"s.id = {session_expression}"),
+        f"DELETE FROM {tables['session_stamps']} WHERE session_id = {session_expression} "
+        f"AND NOT EXISTS (SELECT 1 FROM {tables['sessions']} WHERE id = {session_expression});",
+    ) if chart else ()
     return " ".join((
         _sqlite_upsert(tables["session_stamps"], "session_id",
                        f"SELECT {session_expression}, random() WHERE {guard}"),
+        *chart_points,
         _sqlite_upsert(tables["patient_stamps"], "patient_id",
                        f"SELECT {patient}, random() WHERE {guard} AND {patient} IS NOT NULL")))
 
 
-def _sqlite(apps, quote) -> list[str]:
+def _sqlite(apps, quote, chart: bool) -> list[str]:
     statements = []
     for model, events, session_column, patient_column in _stamped(apps):
         table = quote(model._meta.db_table)
@@ -176,7 +291,7 @@ def _sqlite(apps, quote) -> list[str]:
                 body = " ".join(
                     _sqlite_restamp(apps, quote, f"{row}.{quote(session_column)}",
                                     f"{row}.{quote(patient_column)}" if patient_column else None,
-                                    f"{row}.{quote(session_column)} IS NOT NULL")
+                                    f"{row}.{quote(session_column)} IS NOT NULL", chart)
                     for row in {"insert": ("NEW",), "update": ("OLD", "NEW"),
                                 "delete": ("OLD",)}[event])
             statements += [f"DROP TRIGGER IF EXISTS {trigger}",
@@ -201,13 +316,23 @@ def _symptom_sqlite(apps, quote) -> str:
 
 
 def install(apps, schema_editor) -> None:
-    """Create (or re-create) every restamping trigger; idempotent."""
+    """Create (or re-create) every restamping trigger; idempotent. They keep the chart points
+    too once the table has their columns (migration 0013)."""
+    _install(apps, schema_editor, chart=_has_chart_columns(apps))
+
+
+def install_without_chart_points(apps, schema_editor) -> None:
+    """Migration 0013 undone: the triggers as 0011 left them, before the columns go."""
+    _install(apps, schema_editor, chart=False)
+
+
+def _install(apps, schema_editor, *, chart: bool) -> None:
     vendor = schema_editor.connection.vendor
     build = {"postgresql": _postgresql, "sqlite": _sqlite}.get(vendor)
     if build is None:
         raise NotImplementedError(f"No restamping triggers for {vendor}: the history page's "
                                   "cache would go stale. Add them to sessions/change_stamps.py.")
-    for statement in build(apps, schema_editor.quote_name):
+    for statement in build(apps, schema_editor.quote_name, chart):
         schema_editor.execute(statement, params=None)
 
 
@@ -220,3 +345,17 @@ def uninstall(apps, schema_editor) -> None:
                                       params=None)
             else:
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {quote(trigger)}", params=None)
+
+
+def chart_points_backfill(apps, schema_editor) -> None:
+    """A row, and its chart point, for every session (sessions nothing had touched since the
+    triggers were installed had none)."""
+    quote = schema_editor.quote_name
+    tables = _tables(apps, quote)
+    random = ("(random() * 9.2e18)::bigint" if schema_editor.connection.vendor == "postgresql"
+              else "random()")
+    schema_editor.execute(
+        f"INSERT INTO {tables['session_stamps']} (session_id, stamp) "
+        f"SELECT id, {random} FROM {tables['sessions']} WHERE true "
+        f"ON CONFLICT (session_id) DO NOTHING", params=None)
+    schema_editor.execute(update_chart_points(apps, quote, "true"), params=None)

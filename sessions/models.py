@@ -789,18 +789,45 @@ class Reminder(models.Model):
         return f"{self.get_kind_display()} ({self.cause}) — {self.get_status_display()}"
 
 
-class SessionChangeStamp(models.Model):
-    """A random stamp that database triggers replace whenever a session or anything recorded
-    for it changes (sessions.change_stamps): the key of its cached card on the history page.
+def _chart_value() -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(null=True, editable=False)
 
-    Written only by the triggers, never by the app; a session nothing has touched since the
-    triggers were installed has no row (and its card is cached under "none" until it has)."""
+
+class SessionChangeStamp(models.Model):
+    """What database triggers keep of each session (sessions.change_stamps), written in the
+    same transaction as any change to the session or anything recorded for it:
+
+    - a random stamp, replaced on every change: the key of its cached card on the history
+      page;
+    - its point on the history's charts (scores, CADSS, baseline and peak blood pressure),
+      worked out from its rows there and then, so that a patient's charts over hundreds of
+      sessions are one narrow read of this table, never a read of every session's steps and
+      vitals. NULL where the session has no such value.
+
+    Written only by the triggers, never by the app; every session has a row (migration
+    0013 gave one to each session there was)."""
 
     session_id = models.BigIntegerField(primary_key=True)
     stamp = models.BigIntegerField()
+    patient_id = models.BigIntegerField(null=True, editable=False)
+    scheduled_at = models.DateTimeField(null=True, editable=False)
+    is_archived = models.BooleanField(db_default=False, editable=False)
+    evaluation_id = models.BigIntegerField(null=True, editable=False)  # its findings: latest
+    phq9_total = _chart_value()  # NULL until the consultation is recorded
+    gad7_total = _chart_value()
+    cadss_score = _chart_value()
+    baseline_systolic_mmhg = _chart_value()
+    baseline_diastolic_mmhg = _chart_value()
+    peak_systolic_mmhg = _chart_value()
+    peak_diastolic_mmhg = _chart_value()
 
     class Meta:
         default_permissions = ()
+        indexes = [
+            # A patient's chart points in timeline order (the history page).
+            models.Index(fields=["patient_id", "-scheduled_at", "-session_id"],
+                         name="session_stamp_patient_idx", condition=Q(is_archived=False)),
+        ]
 
     def __str__(self) -> str:
         return f"Session {self.session_id} stamp {self.stamp}"

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.append_only import is_history_model
-from patients import history_cache, selectors
+from patients import history_cache
 from patients.models import HistoryCacheEntry
 from patients.tasks import history_cache_prune_task, history_cache_warm_today_task
 from sessions import change_stamps
@@ -41,9 +41,6 @@ from sessions.models import (
 from tests.factories import (
     CourseFactory,
     SessionFactory,
-    consultation_data,
-    evaluation_data,
-    monitoring_data,
     symptom,
 )
 from tests.pages import bulk_history
@@ -282,39 +279,6 @@ def test_prune_forgets_old_entries_and_those_of_another_version(history):
     assert set(HistoryCacheEntry.objects.values_list("key", flat=True)) == kept
     another_process()
     assert "newest first, 3</small>" in page()
-
-
-def test_a_session_loaded_whole_has_the_chart_point_its_narrow_rows_give(clinician):
-    """A changed session on the first timeline page is read once, whole, for its card and its
-    chart point: the point must be the one the narrow rows give, at every step of a session."""
-    course = CourseFactory(responsible_clinician=clinician)
-    bulk_history(course=course, user=clinician, count=3)
-    VitalSign.objects.filter(session__patient=course.patient, systolic_mmhg=148).update(
-        is_archived=True)
-    SessionFactory(course=course)  # nothing recorded yet
-    consulted, evaluated, monitored_only = (SessionFactory(course=course) for _ in range(3))
-    for session in (consulted, evaluated):
-        Consultation.objects.create(session=session, recorded_by=clinician,
-                                    **consultation_data(phq9_item_9=2, gad7_item_3=3))
-    Evaluation.objects.create(session=evaluated, recorded_by=clinician,
-                              **evaluation_data(systolic_mmhg=165, diastolic_mmhg=101))
-    Monitoring.objects.create(session=monitored_only, recorded_by=clinician,
-                              observation_minutes=125, **monitoring_data(cadss_score=33))
-    patient = course.patient
-    narrow_record, narrow_summaries, none_loaded = selectors.patient_record(patient)
-    oldest = list(narrow_summaries)[-1]
-    # As after changes to every session but the oldest (a build from nothing reads every
-    # session the narrow way, whatever load_whole says).
-    known = {pk: (None, None, None) for pk in narrow_summaries} | {
-        oldest: narrow_summaries[oldest]}
-    whole_record, whole_summaries, loaded = selectors.patient_record(patient, known=known,
-                                                                    load_whole=7)
-    assert none_loaded == {} and set(loaded) == set(narrow_summaries) - {oldest}
-    assert whole_summaries == narrow_summaries
-    assert whole_record == narrow_record
-    points = [point for _, point, _ in narrow_summaries.values() if point]
-    assert len(points) == 6  # every session but the one with nothing recorded
-    assert {point[3] for point in points} >= {33}  # the CADSS of a monitoring alone
 
 
 # Modules patients/selectors.py imports whose code shapes nothing the cache keeps, and why.

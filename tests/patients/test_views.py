@@ -192,16 +192,16 @@ def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(clie
     # verified TOTP device on every request, so removing or unconfirming an authenticator ends
     # the verified session at once (caching it in the session would keep a revoked device
     # working). Plus 1 for the access-log row every view of a patient's record writes (audit
-    # trail). The history itself, never viewed before, is 15: the patient with its change
+    # trail). The history itself, never viewed before, is 14: the patient with its change
     # stamp, conditions, medications, courses; the patient's cache entry (not found); every
-    # session's id, change stamp and chart series in timeline order (their steps' scores, one
-    # row a session) and their blood pressures (one row a vital), the latest evaluation's
+    # session's change stamp and chart point in timeline order (one narrow row a session, as
+    # the database's triggers keep it: sessions/change_stamps.py), the latest evaluation's
     # findings; the timeline page's cards (not found), its sessions with their five steps, their
-    # vitals, their side effects; the cache written; follow-ups, reminders. 23 in all; the bound
+    # vitals, their side effects; the cache written; follow-ups, reminders. 22 in all; the bound
     # below leaves one to spare.
-    assert never_viewed[1] <= 24, never_viewed
+    assert never_viewed[1] <= 23, never_viewed
     # Seen again with nothing changed, the charts and the cards come from this process's memory
-    # (patients/history_cache.py): 9 of those 15 queries are gone (14 in all, one to spare).
+    # (patients/history_cache.py): 8 of those 14 queries are gone (14 in all, one to spare).
     assert seen_again[1] <= 15, seen_again
     # In another process, from the database tier: the patient's entry and the cards, one query
     # each (16 in all, one to spare).
