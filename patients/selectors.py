@@ -29,6 +29,8 @@ from django.utils.safestring import SafeString
 from patients.models import Condition, Medication, Patient
 from patients.risk import RiskFlags, risk_flags
 from sessions.models import (
+    GAD7_FIELDS,
+    PHQ9_FIELDS,
     STEP_CODES,
     STEP_LABELS,
     Evaluation,
@@ -195,7 +197,7 @@ def _labels(choices, *, lower: bool = False) -> dict:
             for value, label in choices.choices}
 
 
-def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
+def _timeline_entry(session: TreatmentSession, vitals: list[dict],
                     side_effects: list[SideEffectObservation], text: _CardText
                     ) -> TimelineEntry:
     consultation = session.step_record("consultation")
@@ -203,7 +205,7 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
     administration = session.step_record("administration")
     monitoring = session.step_record("monitoring")
     baseline, peak = blood_pressure_baseline_and_peak(
-        ((v.phase, v.systolic_mmhg, v.diastolic_mmhg) for v in vitals),
+        ((v["phase"], v["systolic_mmhg"], v["diastolic_mmhg"]) for v in vitals),
         evaluation_bp=((evaluation.systolic_mmhg, evaluation.diastolic_mmhg)
                        if evaluation else None))
     return TimelineEntry(
@@ -237,12 +239,12 @@ def _timeline_entry(session: TreatmentSession, vitals: list[VitalSign],
             "discharged_with": monitoring.discharged_with,
         },
         vitals=[{
-            "time": text.time(v.measured_at),
-            "phase": text.phase.get(v.phase, v.phase),
-            "blood_pressure": f"{v.systolic_mmhg}/{v.diastolic_mmhg}",
-            "heart_rate": "–" if v.heart_rate_bpm is None else str(v.heart_rate_bpm),
-            "spo2": "–" if v.spo2_percent is None else str(v.spo2_percent),
-            "flags": [flag["code"] for flag in v.flags],
+            "time": text.time(v["measured_at"]),
+            "phase": text.phase.get(v["phase"], v["phase"]),
+            "blood_pressure": f"{v['systolic_mmhg']}/{v['diastolic_mmhg']}",
+            "heart_rate": "–" if v["heart_rate_bpm"] is None else str(v["heart_rate_bpm"]),
+            "spo2": "–" if v["spo2_percent"] is None else str(v["spo2_percent"]),
+            "flags": [flag["code"] for flag in v["flags"]],
         } for v in vitals],
         side_effects=[{
             "symptom": o.symptom.name,
@@ -273,17 +275,40 @@ def _chart_series(points: list[tuple]) -> dict:
                     strict=True)) if points else {name: [] for name in CHART_SERIES}
 
 
+# What a card shows of a session and its steps (and what the scores and the blood pressure need):
+# only these columns are read. A session row with its five steps is some 90 columns, most of them
+# notes and timestamps a card never shows; reading them all cost twice the time. A field used
+# and not listed costs a query per card, which the history's query-count test catches.
+CARD_SESSION_FIELDS = (
+    "scheduled_at", "status", "cancellation_reason",
+    *(f"consultation__{name}" for name in (*PHQ9_FIELDS, *GAD7_FIELDS,
+                                           "panic_attacks_since_last_session")),
+    *(f"evaluation__{name}" for name in ("decision", "blocked", "override_reason",
+                                         "systolic_mmhg", "diastolic_mmhg")),
+    "expectation_setting__id",
+    *(f"administration__{name}" for name in ("drug", "route", "dose_mg", "dose_mg_per_kg",
+                                             "lot_number")),
+    *(f"monitoring__{name}" for name in ("observation_minutes", "cadss_score", "moaas_score",
+                                         "discharged_with")),
+)
+CARD_VITAL_FIELDS = ("session_id", "measured_at", "phase", "systolic_mmhg", "diastolic_mmhg",
+                     "heart_rate_bpm", "spo2_percent", "flags")
+
+
 def timeline_entries(session_ids: list[int]) -> dict[int, TimelineEntry]:
     """The given sessions loaded whole (steps, vitals, side effects), ready to show; the other
     sessions of the patient are never instantiated."""
     # No ORDER BY: the caller puts the cards in order (the model's default cost 0.5 ms).
     sessions = {s.pk: s for s in TreatmentSession.objects.filter(pk__in=session_ids)
                 .select_related("consultation", "evaluation", "expectation_setting",
-                                "administration", "monitoring").order_by()}
+                                "administration", "monitoring")
+                .only(*CARD_SESSION_FIELDS).order_by()}
+    # The readings as values, not instances: a page of cards shows dozens, and building a
+    # model per reading cost more than the query.
     vitals: dict[int, list] = {pk: [] for pk in sessions}
     for vital in (VitalSign.objects.filter(session_id__in=session_ids, is_archived=False)
-                  .order_by("measured_at", "id")):
-        vitals[vital.session_id].append(vital)
+                  .order_by("measured_at", "id").values(*CARD_VITAL_FIELDS)):
+        vitals[vital["session_id"]].append(vital)
     side_effects: dict[int, list] = {pk: [] for pk in sessions}
     for observation in (SideEffectObservation.objects
                         .filter(session_id__in=session_ids, is_archived=False)
