@@ -402,7 +402,10 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
     medications = list(patient.medications.filter(is_active=True))
     flags = risk_flags(condition_kinds=[c.kind for c in conditions],
                        drug_classes=[m.drug_class for m in medications])
-    courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id"),
+    # The side lists read the columns the page shows (and the patient's, which the related
+    # manager sets on each row): a reminder row is 19 columns, 6 of them times to parse.
+    courses = _newest(patient.courses.filter(is_archived=False).order_by("-started_on", "-id")
+                      .only("patient", "drug", "indication", "started_on", "status"),
                       HISTORY_COURSES_SHOWN)
     page_size = page_size or settings.HISTORY_TIMELINE_PAGE_SIZE
     cache = history_cache.HistoryCache()
@@ -411,9 +414,11 @@ def patient_history(*, patient_id: int, page=1, page_size: int | None = None,
     timeline.object_list = cache.session_cards(
         {pk: record.session_stamps[pk] for pk in timeline.object_list})
     cache.save()
-    follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id"),
+    follow_ups = _newest(patient.follow_ups.filter(is_archived=False).order_by("-due_on", "-id")
+                         .only("patient", "kind", "due_on", "status", "notes"),
                          HISTORY_FOLLOW_UPS_SHOWN)
-    reminders = _newest(patient.reminders.order_by("-due_at", "-id"), HISTORY_REMINDERS_SHOWN)
+    reminders = _newest(patient.reminders.order_by("-due_at", "-id")
+                        .only("patient", "kind", "due_at", "status"), HISTORY_REMINDERS_SHOWN)
     return PatientHistory(
         patient=patient, age=age_on(patient.date_of_birth, today or timezone.localdate()),
         flags=flags, conditions=conditions, medications=medications,

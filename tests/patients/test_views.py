@@ -11,10 +11,11 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from patients import history_cache
 from patients.models import Condition, Medication
-from sessions.models import FollowUp, VitalSign
+from sessions.models import FollowUp, Reminder, VitalSign
 from tests.factories import (
     CourseFactory,
     PatientFactory,
@@ -167,6 +168,20 @@ def history_queries(client, patient) -> tuple[int, str]:
     return len(queries), response.content.decode()
 
 
+def side_lists_longer_than_shown(course) -> None:
+    """More courses, follow-ups and reminders than the page lists, so every row it shows is
+    rendered (a column it reads but did not load would cost a query per row)."""
+    patient, shown = course.patient, 10
+    CourseFactory.create_batch(shown, patient=patient)
+    FollowUp.objects.bulk_create(FollowUp(
+        patient=patient, course=course, kind="course_7d", notes="Synthetic follow-up notes",
+        due_on=date(2026, 1, 1) + timedelta(days=number)) for number in range(shown + 1))
+    Reminder.objects.bulk_create(Reminder(
+        patient=patient, course=course, kind="follow_up_check",
+        cause=f"course:{course.pk}:{number}", due_at=timezone.now() + timedelta(days=number))
+        for number in range(shown + 1))
+
+
 def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(client, clinician,
                                                                             settings):
     client.force_login(clinician)
@@ -174,6 +189,7 @@ def test_history_costs_the_same_number_of_queries_for_1_50_and_500_sessions(clie
     for count in (1, 50, 500):
         course = CourseFactory(responsible_clinician=clinician)
         bulk_history(course=course, user=clinician, count=count)
+        side_lists_longer_than_shown(course)
         history_cache.clear()  # nothing cached anywhere
         never_viewed[count], page = history_queries(client, course.patient)
         seen_again[count], cached_page = history_queries(client, course.patient)
