@@ -12,8 +12,10 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import (
+    BigIntegerField,
     Count,
     Exists,
+    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -263,10 +265,28 @@ def _timeline_entry(session: TreatmentSession, vitals: list[dict],
 # patient's record is cached and unpickled as a whole (patients/history_cache.py).
 CHART_SERIES = ("labels", "phq9", "gad7", "cadss", "baseline_systolic", "baseline_diastolic",
                 "peak_systolic", "peak_diastolic")
-# What the triggers keep of each session (sessions/change_stamps.py), as the record reads it.
-CHART_POINT_FIELDS = ("session_id", "stamp", "scheduled_at", "evaluation_id", "phq9_total",
+# What the triggers keep of each session (sessions/change_stamps.py), as the record reads it:
+# the time as whole seconds since the epoch (`scheduled_epoch`), which is all a chart label
+# needs.
+CHART_POINT_FIELDS = ("session_id", "stamp", "scheduled_epoch", "evaluation_id", "phq9_total",
                       "gad7_total", "cadss_score", "baseline_systolic_mmhg",
                       "baseline_diastolic_mmhg", "peak_systolic_mmhg", "peak_diastolic_mmhg")
+
+
+class EpochSeconds(Func):
+    """A time as whole seconds since 1970 (UTC). Django hands each timestamp read to a Python
+    loader that puts the connection's zone on it: 500 sessions' times cost 2 ms to read that
+    way, their seconds almost nothing."""
+
+    output_field = BigIntegerField()
+    template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS bigint)"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # '%%%%s': formatting the template leaves '%%s', which the parameters' formatting
+        # leaves as strftime's '%s'.
+        return self.as_sql(compiler, connection,
+                           template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)",
+                           **extra_context)
 
 
 def _chart_series(points: list[tuple]) -> dict:
@@ -345,16 +365,17 @@ def patient_record(patient: Patient) -> PatientRecord:
     (sessions/change_stamps.py), so no session's steps or vitals are read here and every
     stamp comes with its point, from one snapshot."""
     rows = (SessionChangeStamp.objects.filter(patient_id=patient.pk, is_archived=False)
+            .annotate(scheduled_epoch=EpochSeconds("scheduled_at"))
             .order_by("-scheduled_at", "-session_id").values_list(*CHART_POINT_FIELDS))
     zone = timezone.get_current_timezone()  # once: looking it up per session cost 40 %
     stamps, points, latest_evaluation_id = {}, [], None
-    for pk, stamp, scheduled_at, evaluation_id, phq9, gad7, cadss, *blood_pressure in rows:
+    for pk, stamp, scheduled_epoch, evaluation_id, phq9, gad7, cadss, *blood_pressure in rows:
         stamps[pk] = stamp
         latest_evaluation_id = latest_evaluation_id or evaluation_id
         # A session has a point once its consultation (or its monitoring) is recorded.
         if phq9 is not None or cadss is not None:
-            points.append((scheduled_at.astimezone(zone).date().isoformat(), phq9, gad7, cadss,
-                           *blood_pressure))
+            points.append((datetime.fromtimestamp(scheduled_epoch, zone).date().isoformat(),
+                           phq9, gad7, cadss, *blood_pressure))
     # filter().first(): an evaluation removed since its session's point was read shows none.
     latest = (Evaluation.objects.only("findings", "recorded_at")
               .filter(pk=latest_evaluation_id).first() if latest_evaluation_id else None)

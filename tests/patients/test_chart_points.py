@@ -102,6 +102,9 @@ def test_the_charts_show_the_points_the_python_rules_give_at_every_step(clinicia
                                       **monitoring_data(cadss_score=rng.randrange(93)))
     series = charted(course.patient)
     assert series == expected_series(course.patient)
+    for zone in ("Pacific/Auckland", "America/Los_Angeles"):  # labels are the clinic's dates
+        with timezone.override(zone):
+            assert charted(course.patient) == expected_series(course.patient)
     # The data reach every branch of the rules.
     assert None in series["phq9"] and None in series["baseline_systolic"]
     assert None in series["peak_systolic"] and len(set(series["peak_systolic"])) > 3
