@@ -73,6 +73,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Templates rendered many times a page, where Django's engine is the cost
+        # (clinic/jinja2.py): render_to_string(..., using="jinja2").
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "clinic.jinja2.environment"},
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------

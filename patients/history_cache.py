@@ -25,18 +25,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import django
+import jinja2
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from patients import selectors
 from patients.models import HistoryCacheEntry, Patient
 
 CACHE_ALIAS = "history"
 CARD_TEMPLATE = "patients/_session_card.html"
+CARD_ENGINE = "jinja2"  # rendered once per session shown (clinic/jinja2.py)
 # What decides the content of a cached card or record: the card's template, the code that
 # builds both (the selectors, the scales and safety rules they apply, the chart points the
 # triggers work out, the models' fields and labels, this module's entry layout) and Django
@@ -46,13 +48,14 @@ CARD_TEMPLATE = "patients/_session_card.html"
 # the selectors import from the project is left out.
 _ROOT = Path(settings.BASE_DIR)
 CONTENT_SOURCES = tuple(_ROOT / name for name in (
-    "templates/patients/_session_card.html", "patients/selectors.py", "patients/history_cache.py",
+    "templates/jinja2/patients/_session_card.html", "clinic/jinja2.py",
+    "patients/selectors.py", "patients/history_cache.py",
     "sessions/models.py", "sessions/scales.py", "sessions/safety.py",
     "sessions/change_stamps.py"))
 
 
 def content_version(sources) -> str:
-    digest = hashlib.sha256(django.get_version().encode())
+    digest = hashlib.sha256(f"{django.get_version()} {jinja2.__version__}".encode())
     for path in sources:
         digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
@@ -120,8 +123,12 @@ class HistoryCache:
         cards = self._get_many(list(keys.values()))
         missing = [pk for pk in stamps if keys[pk] not in cards]
         if missing:
-            rendered = {keys[pk]: render_to_string(CARD_TEMPLATE, {"item": entry})
-                        for pk, entry in selectors.timeline_entries(missing).items()}
+            # mark_safe: Jinja2 escaped every value as it rendered, as Django's engine would
+            # have; its backend returns a plain str, which the page would escape again.
+            rendered = {
+                keys[pk]: mark_safe(render_to_string(  # noqa: S308
+                    CARD_TEMPLATE, {"item": entry}, using=CARD_ENGINE))
+                for pk, entry in selectors.timeline_entries(missing).items()}
             self._add(rendered)
             cards.update(rendered)
         # A session archived since the list was read has no card: it is simply not shown.
