@@ -132,7 +132,7 @@ def _has_chart_columns(apps) -> bool:
     return any(field.name == "phq9_total" for field in stamps._meta.get_fields())
 
 
-def _chart_select(apps, quote, where: str) -> str:
+def chart_select(apps, quote, where: str) -> str:
     """Each chart column of the sessions `where` picks (a condition on `s.id`), by name."""
     from sessions.models import GAD7_FIELDS, PHQ9_FIELDS
 
@@ -142,11 +142,8 @@ def _chart_select(apps, quote, where: str) -> str:
     session, vital = model(SESSION_MODEL), model("VitalSign")
     consultation, monitoring = model("Consultation"), model("Monitoring")
 
-    def columns(model_, *names) -> list[str]:
-        return [quote(_column(model_, name)) for name in names]
-
-    systolic, diastolic, measured_at = columns(vital, "systolic_mmhg", "diastolic_mmhg",
-                                               "measured_at")
+    systolic, diastolic, measured_at = (quote(_column(vital, name)) for name in (
+        "systolic_mmhg", "diastolic_mmhg", "measured_at"))
     orders = {"last_before_dosing": ("=", f"v.{measured_at} DESC, v.id DESC"),
               "highest_after_dosing": ("<>", f"v.{systolic} DESC, v.{diastolic} DESC")}
     readings = {
@@ -181,7 +178,7 @@ def update_chart_points(apps, quote, where: str) -> str:
     """The statement that sets the chart columns of the sessions `where` picks."""
     stamps = quote(apps.get_model("treatment_sessions", "SessionChangeStamp")._meta.db_table)
     assignments = ", ".join(f"{quote(name)} = chart.{quote(name)}" for name in CHART_COLUMNS)
-    return (f"UPDATE {stamps} SET {assignments} FROM ({_chart_select(apps, quote, where)}) "
+    return (f"UPDATE {stamps} SET {assignments} FROM ({chart_select(apps, quote, where)}) "
             f"AS chart WHERE {stamps}.session_id = chart.session_id;")
 
 

@@ -128,7 +128,7 @@ def points_as_kept_and_worked_out_afresh() -> tuple[dict, dict]:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in ("session_id", *change_stamps.CHART_COLUMNS))
     kept = raw_points(f"SELECT {columns} FROM {quote(SessionChangeStamp._meta.db_table)}")
-    return kept, raw_points(change_stamps._chart_select(apps, quote, "1 = 1"))
+    return kept, raw_points(change_stamps.chart_select(apps, quote, "1 = 1"))
 
 
 def test_every_way_of_writing_leaves_the_points_a_fresh_reckoning_gives(clinician):
