@@ -31,6 +31,9 @@ run: migrate
 
 lint: install
 	$(PY) -m ruff check .
+	@# makemigrations also checks the embedded database's migration history: without var/ (a
+	@# fresh clone) it warns "unable to open database file".
+	mkdir -p var
 	DJANGO_SETTINGS_MODULE=clinic.test_settings $(PY) manage.py makemigrations --check --dry-run
 
 ## make test: lint, the whole suite on the embedded default, then again on PostgreSQL + Redis
