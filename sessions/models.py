@@ -812,7 +812,7 @@ class SessionChangeStamp(models.Model):
     patient_id = models.BigIntegerField(null=True, editable=False)
     scheduled_at = models.DateTimeField(null=True, editable=False)
     is_archived = models.BooleanField(db_default=False, editable=False)
-    evaluation_id = models.BigIntegerField(null=True, editable=False)  # its findings: latest
+    evaluation_id = models.BigIntegerField(null=True, editable=False)  # the newest, for findings
     phq9_total = _chart_value()  # NULL until the consultation is recorded
     gad7_total = _chart_value()
     cadss_score = _chart_value()
