@@ -4,7 +4,9 @@ of the clinic applies in Python (sessions/scales.py for the totals,
 sessions/safety.blood_pressure_baseline_and_peak for the blood pressure), session by session, and
 check that every way of writing leaves the same points as working them out afresh."""
 
+import json
 import random
+import re
 import threading
 from datetime import timedelta
 
@@ -60,9 +62,6 @@ def expected_series(patient) -> dict:
 
 
 def charted(patient) -> dict:
-    import json
-    import re
-
     script = selectors.patient_record(patient).chart_script
     return json.loads(re.search(r">(.*)</script>", script).group(1))
 
