@@ -256,17 +256,19 @@ def _sqlite_upsert(table: str, key: str, select: str) -> str:
 
 
 def _sqlite_restamp(apps, quote, session_expression: str, patient_expression: str | None,
-                    guard: str, chart: bool) -> str:
-    """The body of a row trigger: restamp one session (and its patient)."""
+                    guard: str, chart: bool, chart_guard: str = "") -> str:
+    """The body of a row trigger: restamp one session (and its patient), and work its chart
+    point out again where `chart_guard` (a condition starting with AND) allows."""
     tables = _tables(apps, quote)
     session = apps.get_model("treatment_sessions", SESSION_MODEL)
     patient = patient_expression or (
         f"(SELECT {quote(_column(session, 'patient'))} FROM {tables['sessions']} "
         f"WHERE id = {session_expression})")
     chart_points = (
-        update_chart_points(apps, quote, f"s.id = {session_expression}"),
+        update_chart_points(apps, quote, f"s.id = {session_expression}{chart_guard}"),
         f"DELETE FROM {tables['session_stamps']} WHERE session_id = {session_expression} "
-        f"AND NOT EXISTS (SELECT 1 FROM {tables['sessions']} WHERE id = {session_expression});",
+        f"AND NOT EXISTS (SELECT 1 FROM {tables['sessions']} WHERE id = {session_expression})"
+        f"{chart_guard};",
     ) if chart else ()
     return " ".join((
         _sqlite_upsert(tables["session_stamps"], "session_id",
@@ -285,10 +287,15 @@ def _sqlite(apps, quote, chart: bool) -> list[str]:
             if session_column is None:  # a symptom renamed: every session that observed it
                 body = _symptom_sqlite(apps, quote)
             else:
+                column = quote(session_column)
+                # An update works the new session's point out; the old session's only when the
+                # row left it (SQLite runs the body once per row: no point twice per vital).
+                moved = f" AND OLD.{column} IS NOT NEW.{column}"
                 body = " ".join(
-                    _sqlite_restamp(apps, quote, f"{row}.{quote(session_column)}",
+                    _sqlite_restamp(apps, quote, f"{row}.{column}",
                                     f"{row}.{quote(patient_column)}" if patient_column else None,
-                                    f"{row}.{quote(session_column)} IS NOT NULL", chart)
+                                    f"{row}.{column} IS NOT NULL", chart,
+                                    moved if (event, row) == ("update", "OLD") else "")
                     for row in {"insert": ("NEW",), "update": ("OLD", "NEW"),
                                 "delete": ("OLD",)}[event])
             statements += [f"DROP TRIGGER IF EXISTS {trigger}",

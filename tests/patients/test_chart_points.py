@@ -155,6 +155,19 @@ def test_every_way_of_writing_leaves_the_points_a_fresh_reckoning_gives(clinicia
     assert charted(course.patient) == expected_series(course.patient)
 
 
+def test_a_reading_moved_to_another_session_changes_both_points(clinician):
+    course = CourseFactory(responsible_clinician=clinician)
+    bulk_history(course=course, user=clinician, count=2)
+    older, newer = TreatmentSession.objects.filter(patient=course.patient).order_by(
+        "scheduled_at")
+    VitalSign.objects.filter(session=older, systolic_mmhg=148).update(session=newer,
+                                                                      systolic_mmhg=187)
+    kept, afresh = points_as_kept_and_worked_out_afresh()
+    assert kept == afresh
+    assert charted(course.patient)["peak_systolic"] == [136, 187]
+    assert charted(course.patient) == expected_series(course.patient)
+
+
 def test_a_session_deleted_leaves_no_point(clinician):
     course = CourseFactory(responsible_clinician=clinician)
     bulk_history(course=course, user=clinician, count=2)
