@@ -118,6 +118,9 @@ class Thresholds:
     min_observation_minutes: int = 120  # the esketamine REMS minimum
     antidepressant_change_days: int = 28
     rems_submission_days: int = 7
+    # How far ahead of the server's clock a clinical time may be (a ward clock or a tablet a
+    # few minutes fast); anything later is refused as "in the future".
+    clock_skew_minutes: int = 5
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, object]) -> Thresholds:
