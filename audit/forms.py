@@ -14,6 +14,13 @@ class VersionedModelForm(forms.ModelForm):
         current = getattr(self.instance, "version", 0) or 0
         self.fields["version"].initial = current
 
+    @property
+    def changed_data(self):
+        """What the user changed. The version is bookkeeping: a page that does not render it
+        (a read-only record) or carries an older one has not changed the record by that alone;
+        a stale version matters only together with a real change, and ``clean`` refuses that."""
+        return [name for name in super().changed_data if name != "version"]
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is not None and self.has_changed():

@@ -26,6 +26,28 @@ def add_service_error(form, error: ValidationError) -> None:
 class ServiceInlineFormSet(BaseInlineFormSet):
     request = None  # set per request by ServiceInline.get_formset
 
+    def full_clean(self):
+        """Validate without leaving an unsaved record on the parent.
+
+        Cleaning a new one-to-one record (a session's next step) assigns the parent to it, and
+        Django then caches that unsaved record on the parent as if it were recorded. After a
+        refused save the page was rendered from that parent: the step looked recorded, the
+        steps before it turned read-only (dropping their version from the next post: a false
+        "changed by … after you opened it") and the current step was one never reached.
+        """
+        relation = self.fk.remote_field
+        if not self.fk.one_to_one:
+            return super().full_clean()
+        cached = relation.get_cached_value(self.instance, default=None)
+        was_cached = relation.is_cached(self.instance)
+        try:
+            super().full_clean()
+        finally:
+            if was_cached:
+                relation.set_cached_value(self.instance, cached)
+            elif relation.is_cached(self.instance):
+                relation.delete_cached_value(self.instance)
+
     def service_forms(self):
         deleted = set(self.deleted_forms) if self.can_delete else set()
         return [f for f in self.forms if f.has_changed() and f not in deleted]
