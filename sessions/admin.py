@@ -20,6 +20,7 @@ from sessions.admin_services import (
     add_service_error,
 )
 from sessions.errors import WorkflowError
+from sessions.forms import ConsentTimeFromService
 from sessions.models import (
     STEP_CODES,
     Administration,
@@ -78,8 +79,10 @@ class StepInline(ServiceInline, admin.StackedInline):
             index = STEP_CODES.index(self.step)
             later_recorded = any(obj.step_record(code) for code in STEP_CODES[index + 1:])
             if later_recorded or obj.status not in services.OPEN_STATUSES:
+                # The version stays a hidden input: a frozen record is still posted back with
+                # the page, and its version must match what was rendered.
                 readonly += [f.name for f in self.model._meta.fields
-                             if f.editable and f.name not in ("id", "session")]
+                             if f.editable and f.name not in ("id", "session", "version")]
         return readonly
 
 
@@ -101,10 +104,19 @@ class ConsultationInline(StepInline):
 class EvaluationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Evaluation
-        fields = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_percent",
-                  "respiratory_rate_per_min", "weight_kg", "alcohol_or_drugs_last_24h",
-                  "active_psychosis", "screening_notes", "decision", "override_reason")
+        fields = ("measured_at", "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm",
+                  "spo2_percent", "respiratory_rate_per_min", "weight_kg",
+                  "alcohol_or_drugs_last_24h", "active_psychosis", "screening_notes",
+                  "decision", "override_reason")
         widgets = {"decision": forms.RadioSelect}
+        help_texts = {"measured_at": "Leave empty if you took them just now."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "measured_at" in self.fields:  # absent once the step is frozen
+            # No "now" filled in: a time put on the page when it was opened would count as a
+            # change when the page is saved for something else. Empty means now (the service).
+            self.fields["measured_at"].required = False
 
 
 class EvaluationInline(StepInline):
@@ -121,11 +133,24 @@ class EvaluationInline(StepInline):
         return findings_html(obj.findings)
 
 
+class ExpectationSettingForm(ConsentTimeFromService, OneToOneVersionedModelForm):
+    class Meta:
+        model = ExpectationSetting
+        exclude = ("recorded_by",)
+
+
 class ExpectationSettingInline(StepInline):
     model = ExpectationSetting
+    form = ExpectationSettingForm
     step = "expectations"
     service = services.expectations_record
-    readonly_fields = ("consent_signed_at",)  # stamped by the service when consent is ticked
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("consent_signed_at")
+        if field is not None:  # absent once the step is frozen
+            field.help_text = "When the patient signed; leave empty if just now."
+        return formset
 
 
 class AdministrationForm(OneToOneVersionedModelForm):

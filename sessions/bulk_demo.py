@@ -432,7 +432,9 @@ class _Generator:
             else:
                 decision = "held"
         evaluation = Evaluation(
-            session=session, recorded_by=clinician, systolic_mmhg=vitals.systolic_mmhg,
+            session=session, recorded_by=clinician,
+            measured_at=session.started_at + timedelta(minutes=10),
+            systolic_mmhg=vitals.systolic_mmhg,
             diastolic_mmhg=vitals.diastolic_mmhg, heart_rate_bpm=vitals.heart_rate_bpm,
             spo2_percent=vitals.spo2_percent, respiratory_rate_per_min=rng.randint(12, 18),
             weight_kg=weight, alcohol_or_drugs_last_24h=alcohol, active_psychosis=False,

@@ -46,6 +46,14 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+class ConsentTimeFromService:
+    """Signed consent with its time left empty: the service stamps the time it is saved. The
+    model's "signed consent needs its time" check would refuse the empty field first."""
+
+    def _get_validation_exclusions(self):
+        return super()._get_validation_exclusions() | {"consent_signed_at"}
+
+
 def _now_local():
     return timezone.localtime().replace(second=0, microsecond=0)
 
@@ -62,27 +70,36 @@ class ConsultationForm(OneToOneVersionedModelForm):
 class EvaluationForm(OneToOneVersionedModelForm):
     class Meta:
         model = Evaluation
-        fields = ("systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm", "spo2_percent",
-                  "respiratory_rate_per_min", "weight_kg", "alcohol_or_drugs_last_24h",
-                  "active_psychosis", "screening_notes", "decision", "override_reason")
-        widgets = {"decision": forms.RadioSelect,
+        fields = ("measured_at", "systolic_mmhg", "diastolic_mmhg", "heart_rate_bpm",
+                  "spo2_percent", "respiratory_rate_per_min", "weight_kg",
+                  "alcohol_or_drugs_last_24h", "active_psychosis", "screening_notes",
+                  "decision", "override_reason")
+        widgets = {"measured_at": LocalDateTimeInput, "decision": forms.RadioSelect,
                    "screening_notes": forms.Textarea(attrs={"rows": 2}),
                    "override_reason": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, can_override: bool, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("measured_at", _now_local())
         super().__init__(*args, **kwargs)
+        self.fields["measured_at"].required = False  # empty: now (the service)
         if not can_override:
             # Only a clinician with the override permission may clear despite a block.
             del self.fields["override_reason"]
 
 
-class ExpectationsForm(OneToOneVersionedModelForm):
+class ExpectationsForm(ConsentTimeFromService, OneToOneVersionedModelForm):
     class Meta:
         model = ExpectationSetting
-        fields = ("consent_signed", "side_effects_explained", "plan_deep_breathing",
-                  "plan_grounding", "plan_tell_staff", "anxiety_plan_notes",
-                  "transport_arranged", "transport_details")
-        widgets = {"anxiety_plan_notes": forms.Textarea(attrs={"rows": 2})}
+        fields = ("consent_signed", "consent_signed_at", "side_effects_explained",
+                  "plan_deep_breathing", "plan_grounding", "plan_tell_staff",
+                  "anxiety_plan_notes", "transport_arranged", "transport_details")
+        widgets = {"consent_signed_at": LocalDateTimeInput,
+                   "anxiety_plan_notes": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {"consent_signed_at": "When the patient signed; empty means now."}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("consent_signed_at", _now_local())
+        super().__init__(*args, **kwargs)
 
 
 class AdministrationForm(OneToOneVersionedModelForm):

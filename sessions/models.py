@@ -349,6 +349,10 @@ class Evaluation(StepRecord):
     session = models.OneToOneField(
         TreatmentSession, on_delete=models.PROTECT, related_name="evaluation",
     )
+    # When the vitals below were taken, entered like every clinical time (it may be charted
+    # later than it happened). NULL only in the database, for evaluations recorded before
+    # the field existed: migration 0014 gave those their recorded_at.
+    measured_at = models.DateTimeField("vitals taken at", null=True)
     systolic_mmhg = vital_field("systolic_mmhg")
     diastolic_mmhg = vital_field("diastolic_mmhg")
     heart_rate_bpm = vital_field("heart_rate_bpm")

@@ -121,6 +121,8 @@ class Thresholds:
     # How far ahead of the server's clock a clinical time may be (a ward clock or a tablet a
     # few minutes fast); anything later is refused as "in the future".
     clock_skew_minutes: int = 5
+    # An entry made this long after the time it records is shown as charted late.
+    late_entry_minutes: int = 30
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, object]) -> Thresholds:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Patient
-from sessions import reminders, safety
+from sessions import reminders, safety, timing
 from sessions.errors import WorkflowError
 from sessions.models import (
     STEP_CODES,
@@ -87,6 +87,28 @@ def step_check(*, session: TreatmentSession, step: str) -> None:
             f"The {STEP_LABELS[step].lower()} can no longer be changed: the "
             f"{STEP_LABELS[later[0]].lower()} has been recorded after it."
         )
+
+
+def _refuse_untimely(session: TreatmentSession | None, **times: tuple[str, datetime | None]
+                     ) -> None:
+    """Refuse a clinical time in the future (beyond the clock-skew allowance) or, on a
+    session, before it started (sessions.timing). `times` maps each form field to (what it
+    is, the time entered); the first bad one is refused on its field."""
+    now = timezone.now()
+    skew = safety.Thresholds.from_settings().clock_skew_minutes
+    for field, (what, moment) in times.items():
+        if moment is None:
+            continue
+        if session is None:
+            problem = timing.future_problem(moment, what=what, now=now,
+                                            clock_skew_minutes=skew)
+        else:
+            problem = timing.session_time_problem(
+                moment, what=what, now=now, clock_skew_minutes=skew,
+                opened_at=timing.session_opened_at(scheduled_at=session.scheduled_at,
+                                                   started_at=session.started_at))
+        if problem:
+            raise WorkflowError(problem, field=field)
 
 
 def _save_step(*, session: TreatmentSession, step: str, model, recorded_by, fields: dict,
@@ -208,6 +230,8 @@ def evaluation_record(*, session: TreatmentSession, recorded_by: AbstractBaseUse
                       decision: str, override_reason: str = "", **fields) -> Evaluation:
     session = _lock(session)
     step_check(session=session, step="evaluation")
+    fields["measured_at"] = fields.get("measured_at") or timezone.now()
+    _refuse_untimely(session, measured_at=("time the vitals were taken", fields["measured_at"]))
     vitals = safety.Vitals(
         systolic_mmhg=fields["systolic_mmhg"], diastolic_mmhg=fields["diastolic_mmhg"],
         heart_rate_bpm=fields.get("heart_rate_bpm"), spo2_percent=fields.get("spo2_percent"),
@@ -244,8 +268,12 @@ def expectations_record(*, session: TreatmentSession, recorded_by,
                         **fields) -> ExpectationSetting:
     session = _lock(session)
     step_check(session=session, step="expectations")
-    if fields.get("consent_signed") and not fields.get("consent_signed_at"):
+    if not fields.get("consent_signed"):
+        fields["consent_signed_at"] = None
+    elif not fields.get("consent_signed_at"):
         fields["consent_signed_at"] = timezone.now()
+    _refuse_untimely(session, consent_signed_at=("time consent was signed",
+                                                 fields["consent_signed_at"]))
     return _save_step(session=session, step="expectations", model=ExpectationSetting,
                       recorded_by=recorded_by, fields=fields)
 
@@ -277,6 +305,8 @@ def administration_record(*, session: TreatmentSession, recorded_by, drug: str, 
     weight_kg = session.evaluation.weight_kg
     if dose_mg is None or dose_mg <= 0:
         raise WorkflowError("Enter a dose above 0 mg.", field="dose_mg")
+    _refuse_untimely(session, started_at=("first dose", fields.get("started_at")),
+                     ended_at=("end of dosing", fields.get("ended_at")))
     return _save_step(
         session=session, step="administration", model=Administration, recorded_by=recorded_by,
         fields=fields, drug=drug, dose_mg=dose_mg, weight_kg=weight_kg,
@@ -293,9 +323,10 @@ def monitoring_record(*, session: TreatmentSession, recorded_by, discharged_at: 
     step_check(session=session, step="monitoring")
     thresholds = safety.Thresholds.from_settings()
     first_dose_at = session.administration.started_at
-    if discharged_at < first_dose_at:
-        raise WorkflowError("The end of monitoring cannot be before the first dose.",
-                            field="discharged_at")
+    problem = timing.discharge_problem(discharged_at, first_dose_at=first_dose_at,
+                                       now=timezone.now())
+    if problem:
+        raise WorkflowError(problem, field="discharged_at")
     minutes = safety.observation_minutes(first_dose_at, discharged_at)
     if minutes < thresholds.min_observation_minutes:
         earliest = first_dose_at + timedelta(minutes=thresholds.min_observation_minutes)
@@ -359,6 +390,7 @@ def vital_sign_record(*, session: TreatmentSession, recorded_by, measured_at: da
     _ensure_open(session)
     if session.step_record("evaluation") is None:
         raise WorkflowError("Record the medical evaluation (the baseline vitals) first.")
+    _refuse_untimely(session, measured_at=("time of these vitals", measured_at))
     vital = VitalSign(session=session, recorded_by=recorded_by, measured_at=measured_at,
                       systolic_mmhg=systolic_mmhg, diastolic_mmhg=diastolic_mmhg, **fields)
     vital.full_clean()
@@ -386,6 +418,8 @@ def side_effect_record(*, recorded_by, symptom, severity: str, onset_at: datetim
             raise WorkflowError("Side effects are recorded on a session that has started.")
     if not symptom.is_active:
         raise WorkflowError(f"“{symptom.name}” is retired from the catalogue.", field="symptom")
+    _refuse_untimely(session, onset_at=("onset", onset_at),
+                     resolved_at=("resolution", fields.get("resolved_at")))
     observation = SideEffectObservation(
         session=session, follow_up=follow_up, recorded_by=recorded_by, symptom=symptom,
         severity=severity, onset_at=onset_at, **fields,
@@ -405,6 +439,9 @@ def side_effect_update(*, observation: SideEffectObservation, **fields) -> SideE
     if unknown:
         names = ", ".join(sorted(unknown))
         raise WorkflowError(f"These cannot be changed after recording: {names}.")
+    session = observation.session
+    if "resolved_at" in fields:
+        _refuse_untimely(session, resolved_at=("resolution", fields["resolved_at"]))
     for name, value in fields.items():
         setattr(observation, name, value)
     observation.full_clean()

@@ -84,7 +84,9 @@ class SessionFactory(factory.django.DjangoModelFactory):
     course = factory.SubFactory(CourseFactory)
     patient = factory.SelfAttribute("course.patient")
     clinician = factory.SelfAttribute("course.responsible_clinician")
-    scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    # This morning's appointment: the step data below dates the first dose 150 minutes ago, and
+    # no clinical time may be before its session started (sessions.timing).
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=4))
 
 
 def symptom(name: str, category: str = "acute") -> SymptomType:
@@ -122,8 +124,11 @@ def expectations_data(**overrides) -> dict:
 
 def administration_data(started_at: datetime | None = None, **overrides) -> dict:
     started_at = started_at or timezone.now() - timedelta(minutes=150)
+    # A 40-minute infusion; one started less than 40 minutes ago is still running.
+    ended_at = started_at + timedelta(minutes=40)
     data = dict(drug="ketamine", route="iv", dose_mg=Decimal("40.00"), started_at=started_at,
-                ended_at=started_at + timedelta(minutes=40), lot_number="LOT-TEST-1", notes="")
+                ended_at=ended_at if ended_at <= timezone.now() else None,
+                lot_number="LOT-TEST-1", notes="")
     data.update(overrides)
     return data
 

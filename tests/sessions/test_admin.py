@@ -122,7 +122,7 @@ def test_nurse_logs_a_complete_session_through_the_admin(client, nurse, clinicia
     course = CourseFactory(responsible_clinician=clinician)
     add = client.get(admin_url(TreatmentSession, "add"))
     assert add.status_code == 200
-    scheduled = timezone.now().replace(second=0, microsecond=0)
+    scheduled = (timezone.now() - timedelta(hours=3)).replace(second=0, microsecond=0)
     data = {"patient": course.patient.pk, "course": course.pk, "clinician": clinician.pk,
             "scheduled_at_0": timezone.localtime(scheduled).strftime("%Y-%m-%d"),
             "scheduled_at_1": timezone.localtime(scheduled).strftime("%H:%M:%S")}

@@ -108,7 +108,7 @@ def test_refused_cancel_changes_no_reminder(course):
 
 
 def test_completing_a_session_schedules_the_check_in_24_hours_later(course, advance, nurse):
-    session = schedule(course, timezone.now() + timedelta(minutes=5))
+    session = schedule(course, timezone.now() - timedelta(hours=3))
     session = complete(session, advance, nurse)
     check_in = Reminder.objects.get(session=session, kind=Reminder.Kind.POST_SESSION_CHECKIN)
     assert check_in.due_at == wall_clock(session.completed_at, 24)
@@ -121,7 +121,7 @@ def test_ending_a_course_schedules_follow_ups_at_7_and_30_days_with_follow_up_re
     settings.CLINIC_REMINDERS = {"follow_up_local_time": "10:30"}
     course.patient.time_zone = "Europe/London"
     course.patient.save()
-    session = complete(schedule(course, timezone.now() + timedelta(minutes=5)), advance, nurse)
+    session = complete(schedule(course, timezone.now() - timedelta(hours=3)), advance, nurse)
     services.course_end(course=course)
     follow_ups = FollowUp.objects.filter(course=course).order_by("due_on")
     assert [f.kind for f in follow_ups] == ["course_7d", "course_30d"]

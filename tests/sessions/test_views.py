@@ -268,10 +268,25 @@ def test_monitoring_refused_while_observation_too_short(client, nurse, session, 
     page = response.content.decode()
     assert "Monitoring cannot be closed yet:" in page and "the minimum is 120" in page
     assert not Monitoring.objects.exists()
+    # Two hours and five minutes after the first dose, but that is an hour from now: the
+    # patient is still in the chair.
+    ahead = client.post(step_url(session, "monitoring"), {
+        "discharged_at": local(timezone.now() + timedelta(hours=1, minutes=5)),
+        "cadss_score": "10", "moaas_score": "5", "discharge_criteria_met": "on",
+        "discharged_with": "Sister"})
+    assert ahead.status_code == 400
+    assert "is in the future" in ahead.content.decode()
+    assert not Monitoring.objects.exists()
+
+
+def test_monitoring_refused_while_discharge_criteria_are_unmet(client, nurse, session, advance):
+    advance(session, through="administration")  # first dose 150 minutes ago
+    client.force_login(nurse)
     unmet = client.post(step_url(session, "monitoring"), {
-        "discharged_at": local(timezone.now() + timedelta(hours=2)), "cadss_score": "10",
+        "discharged_at": local(timezone.now()), "cadss_score": "10",
         "moaas_score": "5", "discharged_with": "Sister"})
     assert "discharge criteria are not met" in unmet.content.decode()
+    assert not Monitoring.objects.exists()
 
 
 def test_a_completed_session_offers_no_step(client, nurse, session, advance):
