@@ -1,6 +1,8 @@
-"""System checks for what ``manage.py check --deploy`` does not know about this clinic.
+"""System checks for what ``manage.py check`` does not know about this clinic.
 
-Registered by security.apps. IDs: clinic.E001… (errors) and clinic.W001… (warnings).
+Registered by security.apps. IDs: clinic.E001… (errors) and clinic.W001… (warnings). The
+security checks run with ``--deploy``; the clinic policy checks run on every ``check``,
+``runserver`` and ``migrate``.
 """
 
 from datetime import timedelta
@@ -77,3 +79,26 @@ def demo_accounts_check(app_configs=None, databases=None, **kwargs):
                       hint="Deactivate them or change their passwords in the admin.",
                       id="clinic.E003")]
     return []
+
+
+# --- clinic policy: CLINIC_SAFETY and CLINIC_REMINDERS --------------------------------------
+
+POLICY_CHECK_IDS = {"unknown key": "clinic.E010", "wrong type": "clinic.E011",
+                    "out of range": "clinic.E012"}
+
+
+@register("clinic_policy")
+def clinic_policy_check(app_configs=None, **kwargs):
+    """A typo in a threshold or a reminder setting stops the server at startup, every key at
+    once; the rules themselves live with the policies (sessions.safety, sessions.reminders)."""
+    from sessions.policy import PolicyError
+    from sessions.reminders import ReminderSettings
+    from sessions.safety import Thresholds
+
+    problems: list[PolicyError] = [*Thresholds.settings_errors(),
+                                   *ReminderSettings.settings_errors()]
+    return [Error(problem.message,
+                  hint=f"Correct {problem.setting} (a JSON object in the environment); the "
+                       "README lists every key with its default.",
+                  id=POLICY_CHECK_IDS[problem.problem])
+            for problem in problems]
