@@ -1,11 +1,14 @@
-"""System checks for what ``manage.py check --deploy`` does not know about this clinic.
+"""System checks for what ``manage.py check`` does not know about this clinic.
 
-Registered by security.apps. IDs: clinic.E001… (errors) and clinic.W001… (warnings).
+Registered by security.apps. IDs: clinic.E001… (errors) and clinic.W001… (warnings). The
+security checks run with ``--deploy``; the clinic policy checks run on every ``check``,
+``runserver`` and ``migrate``.
 """
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
@@ -77,3 +80,80 @@ def demo_accounts_check(app_configs=None, databases=None, **kwargs):
                       hint="Deactivate them or change their passwords in the admin.",
                       id="clinic.E003")]
     return []
+
+
+# --- clinic policy: CLINIC_SAFETY and CLINIC_REMINDERS --------------------------------------
+
+POLICY_CHECK_IDS = {"unknown key": "clinic.E010", "wrong type": "clinic.E011",
+                    "out of range": "clinic.E012"}
+
+
+@register("clinic_policy")
+def clinic_policy_check(app_configs=None, **kwargs):
+    """A typo in a threshold or a reminder setting stops the server at startup, every key at
+    once; the rules themselves live with the policies (sessions.safety, sessions.reminders)."""
+    from sessions.policy import PolicyError
+    from sessions.reminders import ReminderSettings
+    from sessions.safety import Thresholds
+
+    problems: list[PolicyError] = [*Thresholds.settings_errors(),
+                                   *ReminderSettings.settings_errors()]
+    return [Error(problem.message,
+                  hint=f"Correct {problem.setting} (a JSON object in the environment); the "
+                       "README lists every key with its default.",
+                  id=POLICY_CHECK_IDS[problem.problem])
+            for problem in problems]
+
+
+# --- who was chosen for a role before roles decided it (manage.py check --database default) ---
+
+ROLE_CHECK_SHOWN = 5
+REASSIGN_CLINICIAN = ("Choose a clinician for each in the admin, or add the person to the "
+                      "Clinician group if they are one: serious-event alerts go to whoever is "
+                      "named.")
+CORRECT_ADMINISTRATION = ("Check who gave each dose against the clinic's records and correct "
+                          "it (recorded doses are read-only in the admin), or give the person "
+                          "the Nurse or Clinician role if they are one.")
+
+
+def _role_rows(*, role, model, field: str, what: str, hint: str, check_id: str) -> list:
+    from sessions import roles, selectors
+
+    rows = selectors.role_misassignments(role=role, model=model, field=field)
+    ids = list(rows.values_list("pk", flat=True)[:ROLE_CHECK_SHOWN])
+    if not ids:
+        return []
+    count = rows.count()
+    people = (get_user_model().objects.filter(pk__in=rows.values(field))
+              .order_by("username")[:3])
+    more = f" and {count - len(ids)} more" if count > len(ids) else ""
+    return [Warning(f"{count} {what} ({'; '.join(map(roles.person_label, people))}): "
+                    f"id {', '.join(map(str, ids))}{more}.", hint=hint, id=check_id)]
+
+
+@register(Tags.database)
+def role_assignment_check(app_configs=None, databases=None, **kwargs):
+    """Rows that name someone for a role their own role does not allow: written before the
+    services refused it (or by a script around them). The services refuse new ones."""
+    if not databases or "default" not in databases:
+        return []
+    from sessions import roles
+    from sessions.models import Administration, TreatmentCourse, TreatmentSession
+
+    not_a_clinician = "name a responsible clinician who is not a clinician"
+    try:
+        return [
+            *_role_rows(role=roles.RESPONSIBLE_CLINICIAN, model=TreatmentSession,
+                        field="clinician", what=f"treatment session(s) {not_a_clinician}",
+                        hint=REASSIGN_CLINICIAN, check_id="clinic.W010"),
+            *_role_rows(role=roles.RESPONSIBLE_CLINICIAN, model=TreatmentCourse,
+                        field="responsible_clinician",
+                        what=f"treatment course(s) {not_a_clinician}",
+                        hint=REASSIGN_CLINICIAN, check_id="clinic.W011"),
+            *_role_rows(role=roles.ADMINISTERS, model=Administration, field="administered_by",
+                        what="administration(s) record the dose as given by someone who is "
+                             "not a nurse or clinician",
+                        hint=CORRECT_ADMINISTRATION, check_id="clinic.W012"),
+        ]
+    except DatabaseError:
+        return []  # not migrated yet (migrate runs the checks first): nothing to check

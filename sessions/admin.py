@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
-from sessions import dispatch, reminders, services
+from sessions import dispatch, reminders, roles, selectors, services
 from sessions.admin_services import (
     ServiceInline,
     ServiceSavingAdmin,
@@ -50,6 +50,16 @@ def findings_html(findings: list[dict]) -> str:
         format_html_join("", "<li><strong>{}</strong>: {}</li>",
                          ((f["level"].upper(), f["message"]) for f in findings)),
     )
+
+
+def limit_to_role(form: forms.ModelForm, name: str, role: roles.RecordRole) -> None:
+    """Offer for `name` only those whose role allows it (and whoever the record names now)."""
+    field = form.fields.get(name)
+    if field is None:  # read-only on this page
+        return
+    field.queryset = selectors.role_choices(role=role,
+                                            current_id=getattr(form.instance, f"{name}_id"))
+    field.label_from_instance = roles.person_label
 
 
 class NoDeleteMixin:
@@ -164,6 +174,7 @@ class AdministrationForm(OneToOneVersionedModelForm):
         if "administered_by" in self.fields:  # absent once the step is frozen
             self.fields["administered_by"].required = False
             self.fields["administered_by"].help_text = "Leave empty if you gave it yourself."
+            limit_to_role(self, "administered_by", roles.ADMINISTERS)
 
 
 class AdministrationInline(StepInline):
@@ -311,14 +322,22 @@ class TreatmentSessionForm(VersionedModelForm):
         model = TreatmentSession
         fields = ("patient", "course", "clinician", "scheduled_at")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_to_role(self, "clinician", roles.RESPONSIBLE_CLINICIAN)
+
     def clean(self):
         cleaned = super().clean()
-        if self.errors or self.instance.pk:
+        if self.errors:
             return cleaned
         try:
-            services.dry_run(services.session_schedule, patient=cleaned["patient"],
-                             course=cleaned["course"], clinician=cleaned["clinician"],
-                             scheduled_at=cleaned["scheduled_at"])
+            if not self.instance.pk:
+                services.dry_run(services.session_schedule, patient=cleaned["patient"],
+                                 course=cleaned["course"], clinician=cleaned["clinician"],
+                                 scheduled_at=cleaned["scheduled_at"])
+            elif "clinician" in self.changed_data:
+                services.dry_run(services.session_clinician_change, session=self.instance,
+                                 clinician=cleaned["clinician"])
         except ValidationError as error:
             add_service_error(self, error)
         return cleaned
@@ -411,7 +430,7 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
         if "scheduled_at" in form.changed_data:
             services.session_reschedule(session=obj, scheduled_at=obj.scheduled_at)
         if "clinician" in form.changed_data:
-            obj.save(update_fields=["clinician", "updated_at"])
+            services.session_clinician_change(session=obj, clinician=obj.clinician)
 
     def get_list_display(self, request):
         # Evaluation findings are clinical: only for roles that may read the evaluation.
@@ -474,9 +493,34 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
         })
 
 
+class TreatmentCourseForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_to_role(self, "responsible_clinician", roles.RESPONSIBLE_CLINICIAN)
+
+    def service_call(self):
+        """The service this form's save goes through, with the values it was given."""
+        if self.instance.pk is None:
+            return services.course_create, dict(self.cleaned_data)
+        return services.course_update, {"course": self.instance,
+                                        **{name: self.cleaned_data[name]
+                                           for name in self.changed_data}}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and (self.instance.pk is None or self.has_changed()):
+            service, kwargs = self.service_call()
+            try:
+                services.dry_run(service, **kwargs)
+            except ValidationError as error:
+                add_service_error(self, error)
+        return cleaned
+
+
 @admin.register(TreatmentCourse)
 class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
-                           ClinicHistoryAdmin):
+                           ServiceSavingAdmin):
+    form = TreatmentCourseForm
     list_display = ("id", "patient", "drug", "indication", "status", "planned_sessions",
                     "started_on", "ended_on", "responsible_clinician")
     paginator = LargeTablePaginator
@@ -487,6 +531,14 @@ class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDele
     autocomplete_fields = ("patient",)
     readonly_fields = ("status", "ended_on")
     actions = ["end_courses"]
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.has_changed():
+            return
+        service, kwargs = form.service_call()
+        saved = service(**kwargs)
+        obj.pk = saved.pk
+        obj._state.adding = False
 
     @admin.action(description="End selected courses (completed)", permissions=["change"])
     def end_courses(self, request, queryset):

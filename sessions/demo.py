@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from patients.models import Condition, Medication, Patient
 from sessions import services
-from sessions.models import SideEffectObservation, SymptomType, TreatmentCourse, VitalSign
+from sessions.models import SideEffectObservation, SymptomType, VitalSign
 from sessions.reminders import ReminderSettings
 
 DEMO_EMAIL_DOMAIN = "example.test"
@@ -165,7 +165,7 @@ def seed_demo() -> dict[str, int]:
             Medication.objects.create(patient=patient, name=name, drug_class=drug_class,
                                       changed_on=today - timedelta(days=changed_days_ago))
         drug = "esketamine" if index % 2 else "ketamine"
-        course = TreatmentCourse.objects.create(
+        course = services.course_create(
             patient=patient, indication="trd", drug=drug, planned_sessions=6,
             responsible_clinician=clinician, started_on=today - timedelta(days=21),
         )

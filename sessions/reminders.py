@@ -10,12 +10,12 @@ Local times are computed with zoneinfo in the patient's own zone: "24 h before a
 appointment" is 09:00 the day before on the wall clock, also across a daylight-saving change.
 """
 
-from dataclasses import dataclass, fields
+import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from sessions.models import (
     TreatmentCourse,
     TreatmentSession,
 )
+from sessions.policy import HH_MM, OUT_OF_RANGE, PolicyError, configured, field_errors, policy_field
 
 Kind = Reminder.Kind
 Status = Reminder.Status
@@ -41,53 +42,77 @@ DEFAULT_PREPARATION_TEXT = (
     "machinery for the rest of the day. Plan to stay with us for about two to three hours."
 )
 
+REMINDERS_SETTING = "CLINIC_REMINDERS"
+WEEK_HOURS = 7 * 24
+WEB_ADDRESS = re.compile(r"https?://\S+")
+
 
 @dataclass(frozen=True)
 class ReminderSettings:
     """Clinic policy for reminders; override any key with the CLINIC_REMINDERS setting."""
 
-    upcoming_session_hours_before: int = 24
-    post_session_hours_after: int = 24
-    follow_up_first_days: int = 7
-    follow_up_second_days: int = 30
-    follow_up_local_time: str = "09:00"  # in the patient's zone
-    sender_name: str = "Appointments"  # neutral: a clinic's name can disclose care
-    preparation_text: str = DEFAULT_PREPARATION_TEXT
-    appointment_minutes: int = 180  # length of the calendar event
-    location: str = ""
-    site_url: str = "http://127.0.0.1:8000"  # for the opt-out link in emails
-    batch_size: int = 100  # rows claimed per dispatcher transaction
+    upcoming_session_hours_before: int = policy_field(24, low=1, high=4 * WEEK_HOURS)
+    post_session_hours_after: int = policy_field(24, low=1, high=4 * WEEK_HOURS)
+    follow_up_first_days: int = policy_field(7, low=1, high=366)
+    follow_up_second_days: int = policy_field(30, low=1, high=366)
+    follow_up_local_time: str = policy_field(  # in the patient's zone
+        "09:00", pattern=HH_MM, expects='a time of day as "HH:MM", e.g. "09:00"')
+    sender_name: str = policy_field("Appointments")  # neutral: a clinic's name can disclose care
+    preparation_text: str = policy_field(DEFAULT_PREPARATION_TEXT)
+    appointment_minutes: int = policy_field(180, low=1, high=24 * 60)  # the calendar event
+    location: str = policy_field("")
+    site_url: str = policy_field("http://127.0.0.1:8000", pattern=WEB_ADDRESS,
+                                 expects="a web address starting with http:// or https://")
+    batch_size: int = policy_field(100, low=1)  # rows claimed per dispatcher transaction
     # Reminders per send task. One task per reminder spent more on the broker message, the
     # task start and its database connection than on the email; a batch still locks, checks
     # and marks each row on its own. Keep a batch well inside the task's soft time limit.
-    send_batch_size: int = 50
-    lease_seconds: int = 600  # a row stuck in "sending" this long is reclaimed
-    max_attempts: int = 6  # sends tried before the row is marked failed
-    retry_backoff_seconds: float = 15.0  # first retry delay; doubles each attempt
-    retry_backoff_max_seconds: float = 240.0  # well below lease and broker visibility timeout
+    send_batch_size: int = policy_field(50, low=1)
+    lease_seconds: int = policy_field(600, low=1)  # a row "sending" this long is reclaimed
+    max_attempts: int = policy_field(6, low=1)  # sends tried before the row is marked failed
+    # First retry delay, doubling each attempt up to the maximum, which stays well below the
+    # lease and the broker's visibility timeout.
+    retry_backoff_seconds: float = policy_field(15.0, low=0)
+    retry_backoff_max_seconds: float = policy_field(240.0, low=0)
+
+    @classmethod
+    def policy_errors(cls, mapping: object, *, email_timeout: float) -> list[PolicyError]:
+        """Every problem of `mapping` as CLINIC_REMINDERS; empty when it can be used.
+
+        A retry must come back before the lease ends, or a dispatcher would reclaim the row
+        while its retry is still queued and the reminder could go out twice.
+        """
+        errors = field_errors(cls, mapping, setting=REMINDERS_SETTING)
+        if errors:
+            return errors
+        config = cls(**mapping)
+        if config.follow_up_second_days <= config.follow_up_first_days:
+            errors.append(PolicyError(
+                f"{REMINDERS_SETTING}['follow_up_second_days'] must be after the first "
+                f"follow-up: {config.follow_up_second_days} days is not more than "
+                f"follow_up_first_days ({config.follow_up_first_days}).",
+                setting=REMINDERS_SETTING, key="follow_up_second_days", problem=OUT_OF_RANGE))
+        if config.retry_backoff_max_seconds + email_timeout >= config.lease_seconds:
+            errors.append(PolicyError(
+                f"{REMINDERS_SETTING}: retry_backoff_max_seconds plus EMAIL_TIMEOUT must be "
+                f"below lease_seconds ({config.retry_backoff_max_seconds} + {email_timeout} >= "
+                f"{config.lease_seconds}).",
+                setting=REMINDERS_SETTING, key="retry_backoff_max_seconds",
+                problem=OUT_OF_RANGE))
+        return errors
+
+    @classmethod
+    def settings_errors(cls) -> list[PolicyError]:
+        """Every problem of settings.CLINIC_REMINDERS, read with the EMAIL_TIMEOUT it allows."""
+        return cls.policy_errors(configured(getattr(settings, REMINDERS_SETTING, None)),
+                                 email_timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 0)
 
     @classmethod
     def from_settings(cls) -> "ReminderSettings":
-        overrides = dict(getattr(settings, "CLINIC_REMINDERS", {}) or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ValueError(f"Unknown CLINIC_REMINDERS keys: {', '.join(sorted(unknown))}")
-        config = cls(**overrides)
-        config.check(email_timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 0)
-        return config
-
-    def check(self, *, email_timeout: float) -> None:
-        """A retry must come back before the lease ends, or a dispatcher would reclaim the row
-        while its retry is still queued and the reminder could go out twice."""
-        if self.send_batch_size < 1 or self.batch_size < 1:
-            raise ImproperlyConfigured(
-                "CLINIC_REMINDERS: batch_size and send_batch_size must be at least 1.")
-        if self.retry_backoff_max_seconds + email_timeout >= self.lease_seconds:
-            raise ImproperlyConfigured(
-                "CLINIC_REMINDERS: retry_backoff_max_seconds plus EMAIL_TIMEOUT must be below "
-                f"lease_seconds ({self.retry_backoff_max_seconds} + {email_timeout} >= "
-                f"{self.lease_seconds}).")
+        errors = cls.settings_errors()
+        if errors:
+            raise errors[0]
+        return cls(**configured(getattr(settings, REMINDERS_SETTING, None)))
 
     @property
     def follow_up_time(self) -> time:

@@ -2,7 +2,40 @@
 (treatment_sessions 0003, re-synced by 0005) and kept in step with this table; README documents
 it. A change here needs a migration that calls sync_role_groups again."""
 
+from dataclasses import dataclass
+
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+
+# Who may be chosen for a role in the record (DESIGN.md, "Safety rules"), each defined by one
+# permission. A clinician is whoever may sign off serious side effects: that is what the
+# responsible clinician is alerted to do, so someone who cannot would be alerted in vain. Whoever
+# may record a dose (nurses and clinicians) may be recorded as having given it.
+CLINICIAN_PERMISSION = "treatment_sessions.sign_off_sideeffectobservation"
+ADMINISTER_PERMISSION = "treatment_sessions.add_administration"
+
+
+@dataclass(frozen=True)
+class RecordRole:
+    """A role someone is chosen for in the record, and how a refusal names it."""
+
+    permission: str
+    title: str  # "… cannot be {title}: …"
+    who_may: str
+
+    def refusal(self, user) -> str:
+        return f"{person_label(user)} cannot be {self.title}: {self.who_may}."
+
+
+RESPONSIBLE_CLINICIAN = RecordRole(CLINICIAN_PERMISSION, "the responsible clinician",
+                                   "only clinicians can")
+ADMINISTERS = RecordRole(ADMINISTER_PERMISSION, "recorded as giving the dose",
+                         "only nurses and clinicians can")
+
+
+def person_label(user) -> str:
+    """How staff are named in choice lists and refusals: "Casey Morgan (clinician)"."""
+    name = user.get_full_name()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
 
 # role -> {"app_label.model": actions}
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -50,7 +83,7 @@ ROLE_PERMISSIONS["Clinician"] = {
 EXTRA_PERMISSIONS = {
     "Clinician": (
         "treatment_sessions.override_evaluation_block",
-        "treatment_sessions.sign_off_sideeffectobservation",
+        CLINICIAN_PERMISSION,
     ),
 }
 

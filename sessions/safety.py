@@ -9,9 +9,11 @@ comes from `Thresholds`, because the thresholds are clinic policy (configured in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+
+from sessions.policy import OUT_OF_RANGE, PolicyError, configured, field_errors, policy_field
 
 BLOCK = "block"
 WARN = "warn"
@@ -103,65 +105,73 @@ INTERACTING_DRUG_CLASSES = (MAOI, PSYCHOSTIMULANT, BENZODIAZEPINE, SEDATIVE, OPI
 ANTIDEPRESSANT_CLASSES = (ANTIDEPRESSANT, MAOI)
 
 
+SAFETY_SETTING = "CLINIC_SAFETY"
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Clinic safety policy; defaults are documented starting points, not medical advice."""
+    """Clinic safety policy; defaults are documented starting points, not medical advice.
 
-    hold_systolic_mmhg: int = 160
-    hold_diastolic_mmhg: int = 100
-    warn_systolic_mmhg: int = 140
-    warn_diastolic_mmhg: int = 90
-    warn_heart_rate_bpm: int = 110
-    min_spo2_percent: int = 92
-    monitoring_systolic_rise_mmhg: int = 40
-    monitoring_diastolic_rise_mmhg: int = 25
-    min_observation_minutes: int = 120  # the esketamine REMS minimum
-    antidepressant_change_days: int = 28
-    rems_submission_days: int = 7
+    The bounds of each key catch a typo (a digit too many, a negative number), not a clinical
+    judgment: anything inside them is the clinic's call.
+    """
+
+    hold_systolic_mmhg: int = policy_field(160, low=1, high=300)
+    hold_diastolic_mmhg: int = policy_field(100, low=1, high=300)
+    warn_systolic_mmhg: int = policy_field(140, low=1, high=300)
+    warn_diastolic_mmhg: int = policy_field(90, low=1, high=300)
+    warn_heart_rate_bpm: int = policy_field(110, low=1, high=300)
+    min_spo2_percent: int = policy_field(92, low=1, high=100)
+    monitoring_systolic_rise_mmhg: int = policy_field(40, low=1, high=300)
+    monitoring_diastolic_rise_mmhg: int = policy_field(25, low=1, high=300)
+    min_observation_minutes: int = policy_field(120, low=1, high=24 * 60)  # REMS minimum: 120
+    antidepressant_change_days: int = policy_field(28, low=0, high=366)
+    rems_submission_days: int = policy_field(7, low=1, high=366)
     # How far ahead of the server's clock a clinical time may be (a ward clock or a tablet a
     # few minutes fast); anything later is refused as "in the future".
-    clock_skew_minutes: int = 5
+    clock_skew_minutes: int = policy_field(5, low=0, high=60)
     # An entry made this long after the time it records is shown as charted late.
-    late_entry_minutes: int = 30
+    late_entry_minutes: int = policy_field(30, low=1, high=24 * 60)
+
+    @classmethod
+    def policy_errors(cls, mapping: object) -> list[PolicyError]:
+        """Every problem of `mapping` as CLINIC_SAFETY; empty when it can be used."""
+        errors = field_errors(cls, mapping, setting=SAFETY_SETTING)
+        if errors:
+            return errors
+        thresholds = cls(**mapping)  # type: ignore[arg-type]
+        for pressure in ("systolic", "diastolic"):
+            warn = getattr(thresholds, f"warn_{pressure}_mmhg")
+            hold = getattr(thresholds, f"hold_{pressure}_mmhg")
+            if warn > hold:
+                errors.append(PolicyError(
+                    f"{SAFETY_SETTING} warning blood pressure thresholds must not be above the "
+                    f"hold thresholds: warn_{pressure}_mmhg is {warn}, hold_{pressure}_mmhg is "
+                    f"{hold}.",
+                    setting=SAFETY_SETTING, key=f"warn_{pressure}_mmhg", problem=OUT_OF_RANGE))
+        return errors
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, object]) -> Thresholds:
         """Defaults overridden by `mapping`; a typo in a key must fail loudly, not be ignored."""
-        from django.core.exceptions import ImproperlyConfigured
+        errors = cls.policy_errors(mapping)
+        if errors:
+            raise errors[0]
+        return cls(**mapping)  # type: ignore[arg-type]
 
-        if not isinstance(mapping, Mapping):
-            raise ImproperlyConfigured(
-                f"CLINIC_SAFETY must be a dict of thresholds, got {type(mapping).__name__}."
-            )
-        known = [field.name for field in fields(cls)]
-        unknown = sorted(str(key) for key in mapping if key not in known)
-        if unknown:
-            raise ImproperlyConfigured(
-                f"CLINIC_SAFETY has unknown setting(s) {', '.join(unknown)}; "
-                f"known settings are {', '.join(known)}."
-            )
-        for key, value in mapping.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ImproperlyConfigured(
-                    f"CLINIC_SAFETY[{key!r}] must be a whole number of zero or more, got {value!r}."
-                )
-        thresholds = cls(**mapping)  # type: ignore[arg-type]
-        if (
-            thresholds.warn_systolic_mmhg > thresholds.hold_systolic_mmhg
-            or thresholds.warn_diastolic_mmhg > thresholds.hold_diastolic_mmhg
-        ):
-            raise ImproperlyConfigured(
-                "CLINIC_SAFETY warning blood pressure thresholds must not be above the hold "
-                "thresholds."
-            )
-        return thresholds
+    @classmethod
+    def settings_errors(cls) -> list[PolicyError]:
+        """Every problem of `settings.CLINIC_SAFETY` (imported lazily: this module stays pure)."""
+        from django.conf import settings
+
+        return cls.policy_errors(configured(getattr(settings, SAFETY_SETTING, None)))
 
     @classmethod
     def from_settings(cls) -> Thresholds:
-        """Thresholds from `settings.CLINIC_SAFETY`; imported lazily so this module stays pure."""
+        """Thresholds from `settings.CLINIC_SAFETY`."""
         from django.conf import settings
 
-        return cls.from_mapping(getattr(settings, "CLINIC_SAFETY", None) or {})
+        return cls.from_mapping(configured(getattr(settings, SAFETY_SETTING, None)))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import (
     Case,
     Count,
@@ -22,7 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from patients.models import DrugClass, Patient
-from sessions import safety, scales
+from sessions import roles, safety, scales
 from sessions.models import (
     STEP_CODES,
     STEP_LABELS,
@@ -389,3 +391,46 @@ def side_effects_csv_rows(*, patient: Patient) -> list[list[object]]:
          o.get_intervention_display(), o.notes]
         for o in observations
     ]
+
+
+# --- who may be chosen for a role in the record ----------------------------------------------
+
+def role_holders(*, role: roles.RecordRole, active_only: bool = True) -> QuerySet:
+    """Active users who hold the role's permission through one of their groups or directly.
+
+    Being a superuser is not enough: `has_perm` says yes to a superuser for everything, and an
+    operator's account must not become the clinician alerted to a serious event. A superuser
+    who is also a clinician is in the Clinician group like any other.
+    """
+    app_label, codename = role.permission.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    User = get_user_model()
+    through_group = User.groups.through.objects.filter(group__permissions__in=permission)
+    directly = User.user_permissions.through.objects.filter(permission__in=permission)
+    holders = User.objects.filter(Q(pk__in=through_group.values("user_id"))
+                                  | Q(pk__in=directly.values("user_id")))
+    return holders.filter(is_active=True) if active_only else holders
+
+
+def role_holder_exists(*, role: roles.RecordRole, user) -> bool:
+    return role_holders(role=role).filter(pk=user.pk).exists()
+
+
+def role_choices(*, role: roles.RecordRole, current_id: int | None = None) -> QuerySet:
+    """A form's choice list for the role: its holders, and the person already on the record
+    (chosen before the rule, or since left the role) so that an unchanged form saves as
+    rendered; the service refuses choosing anyone else without the role."""
+    holders = role_holders(role=role)
+    if current_id is not None:
+        holders = holders | get_user_model().objects.filter(pk=current_id)
+    return holders.order_by("first_name", "last_name", "username")
+
+
+def role_misassignments(*, role: roles.RecordRole, model, field: str) -> QuerySet:
+    """Rows of `model` whose `field` names someone who does not hold the role (the data check).
+
+    Someone who held it and has since left (deactivated) is not a wrong choice: the dose they
+    gave stays theirs on the record.
+    """
+    holders = role_holders(role=role, active_only=False)
+    return model.objects.exclude(**{f"{field}__in": holders}).order_by("pk")

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Patient
-from sessions import reminders, safety, timing
+from sessions import reminders, roles, safety, selectors, timing
 from sessions.errors import WorkflowError
 from sessions.models import (
     STEP_CODES,
@@ -33,7 +33,7 @@ from sessions.models import (
 )
 
 OVERRIDE_PERMISSION = "treatment_sessions.override_evaluation_block"
-SIGN_OFF_PERMISSION = "treatment_sessions.sign_off_sideeffectobservation"
+SIGN_OFF_PERMISSION = roles.CLINICIAN_PERMISSION  # signing off is what makes a clinician
 OPEN_STATUSES = (TreatmentSession.Status.SCHEDULED, TreatmentSession.Status.IN_PROGRESS)
 
 
@@ -111,6 +111,12 @@ def _refuse_untimely(session: TreatmentSession | None, **times: tuple[str, datet
             raise WorkflowError(problem, field=field)
 
 
+def role_check(*, user, role: roles.RecordRole, field: str) -> None:
+    """Refuse choosing someone for a role in the record that their own role does not allow."""
+    if user is not None and not selectors.role_holder_exists(role=role, user=user):
+        raise WorkflowError(role.refusal(user), field=field)
+
+
 def _save_step(*, session: TreatmentSession, step: str, model, recorded_by, fields: dict,
                **derived) -> Any:
     instance = session.step_record(step) or model(session=session, recorded_by=recorded_by)
@@ -138,6 +144,7 @@ def session_schedule(*, patient: Patient, course: TreatmentCourse, clinician,
     if course.status != TreatmentCourse.Status.ACTIVE:
         raise WorkflowError(f"That course is {course.get_status_display().lower()}; "
                             "start a new course to schedule more sessions.", field="course")
+    role_check(user=clinician, role=roles.RESPONSIBLE_CLINICIAN, field="clinician")
     session = TreatmentSession(patient=patient, course=course, clinician=clinician,
                                scheduled_at=scheduled_at)
     session.full_clean()
@@ -154,6 +161,17 @@ def session_reschedule(*, session: TreatmentSession, scheduled_at: datetime) -> 
     session.scheduled_at = scheduled_at
     session.save(update_fields=["scheduled_at", "updated_at"])
     reminders.session_reminders_move(session=session)
+    return session
+
+
+@transaction.atomic
+def session_clinician_change(*, session: TreatmentSession, clinician) -> TreatmentSession:
+    """Hand the session to another responsible clinician: serious-event and self-harm alerts
+    raised from now on go to them."""
+    session = _lock(session)
+    role_check(user=clinician, role=roles.RESPONSIBLE_CLINICIAN, field="clinician")
+    session.clinician = clinician
+    session.save(update_fields=["clinician", "updated_at"])
     return session
 
 
@@ -307,11 +325,13 @@ def administration_record(*, session: TreatmentSession, recorded_by, drug: str, 
         raise WorkflowError("Enter a dose above 0 mg.", field="dose_mg")
     _refuse_untimely(session, started_at=("first dose", fields.get("started_at")),
                      ended_at=("end of dosing", fields.get("ended_at")))
+    administered_by = administered_by or recorded_by
+    role_check(user=administered_by, role=roles.ADMINISTERS, field="administered_by")
     return _save_step(
         session=session, step="administration", model=Administration, recorded_by=recorded_by,
         fields=fields, drug=drug, dose_mg=dose_mg, weight_kg=weight_kg,
         dose_mg_per_kg=safety.dose_mg_per_kg(dose_mg, weight_kg),
-        administered_by=administered_by or recorded_by,
+        administered_by=administered_by,
     )
 
 
@@ -464,6 +484,33 @@ def side_effect_sign_off(*, observation: SideEffectObservation, user) -> SideEff
 
 
 # --- courses and archiving ----------------------------------------------------------------
+
+@transaction.atomic
+def course_create(*, patient: Patient, responsible_clinician, **fields) -> TreatmentCourse:
+    role_check(user=responsible_clinician, role=roles.RESPONSIBLE_CLINICIAN,
+               field="responsible_clinician")
+    course = TreatmentCourse(patient=patient, responsible_clinician=responsible_clinician,
+                             **fields)
+    course.full_clean()
+    course.save()
+    return course
+
+
+@transaction.atomic
+def course_update(*, course: TreatmentCourse, **fields) -> TreatmentCourse:
+    """Change a course's details; a new responsible clinician must be a clinician (one chosen
+    before that rule stays until someone changes it: the data check lists them)."""
+    course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
+    clinician = fields.get("responsible_clinician")
+    if clinician is not None and clinician.pk != course.responsible_clinician_id:
+        role_check(user=clinician, role=roles.RESPONSIBLE_CLINICIAN,
+                   field="responsible_clinician")
+    for name, value in fields.items():
+        setattr(course, name, value)
+    course.full_clean()
+    course.save()
+    return course
+
 
 @transaction.atomic
 def course_end(*, course: TreatmentCourse, stopped_early: bool = False,

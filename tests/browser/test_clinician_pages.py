@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 
 from sessions.models import Administration, TreatmentSession
+from tests.browser.journeys import local_input, log_in
 from tests.factories import SessionFactory, UserFactory
 from tests.pages import complete_session
-from tests.security.totp import confirmed_totp_device, current_code
+from tests.security.totp import confirmed_totp_device
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-PASSWORD = "correct-horse-battery-9"  # tests.factories.UserFactory
 
 
 @pytest.fixture
@@ -21,23 +21,6 @@ def staff(transactional_db):
     # Clinicians enter a TOTP code after the password: their authenticator app, enrolled.
     clinician.authenticator = confirmed_totp_device(clinician)
     return {"nurse": UserFactory(username="nurse1", role="Nurse"), "clinician": clinician}
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/")
-    assert "/accounts/login/" in page.url
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    if getattr(user, "authenticator", None) is not None:
-        page.wait_for_url("**/security/2fa/verify/**")
-        page.fill("#id_token", current_code(user.authenticator))
-        page.click("input[type=submit][value=Verify]")
-    page.wait_for_selector("text=Today,")
-
-
-def local_input(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 
 
 def test_search_a_patient_and_read_the_history_with_charts(page, live_server, staff, advance,
