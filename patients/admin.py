@@ -1,7 +1,12 @@
 from datetime import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import VersionedModelForm
@@ -70,7 +75,9 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
                    "medications__drug_class")
     search_fields = ("mrn", "last_name", "first_name", "email")
     search_help_text = "Name, MRN, email, or a date of birth (YYYY-MM-DD or MM/DD/YYYY)."
-    readonly_fields = ("mrn", "archived_at", "created_at", "updated_at")
+    # Archiving cancels reminders and is refused mid-session: the archive and restore
+    # actions (below) go through the services, never a ticked box saved as it is.
+    readonly_fields = ("mrn", "is_archived", "archived_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("mrn", ("first_name", "last_name"), "date_of_birth", "sex")}),
         ("Contact", {"fields": (("email", "phone"), "time_zone", "reminders_opt_in",
@@ -79,7 +86,7 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
                                "version")}),
     )
     inlines = [ConditionInline, MedicationInline, PatientReminderInline]
-    actions = ["archive_patients"]
+    actions = ["archive_patients", "restore_patients"]
 
     def access_log_patient(self, obj):
         return obj
@@ -125,14 +132,69 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
         if change and "reminders_opt_in" in form.changed_data and not obj.reminders_opt_in:
             services.patient_reminders_opt_out(patient=obj)
 
-    @admin.action(description="Archive selected patients", permissions=["change"])
-    def archive_patients(self, request, queryset):
-        archived = 0
-        for patient in queryset:
+    # --- archive and restore: changelist actions, and a confirmation page per patient ----
+
+    RECORD_ACTIONS = {
+        "archive": (services.patient_archive, "archived",
+                    "Archive this patient? They leave the daily lists and their pending "
+                    "reminder emails are cancelled. Their records stay, and they can be "
+                    "restored."),
+        "restore": (services.patient_restore, "restored",
+                    "Restore this patient to the daily lists? Reminder emails cancelled when "
+                    "they were archived stay cancelled."),
+    }
+
+    def _apply_record_action(self, request, patients, action: str) -> None:
+        service, done, _ = self.RECORD_ACTIONS[action]
+        applied = []
+        for patient in patients:
             try:
-                services.patient_archive(patient=patient)
-                archived += 1
+                service(patient=patient)
+                applied.append(patient)
             except WorkflowError as error:
                 self.message_user(request, f"{patient}: {error.text}", messages.ERROR)
-        if archived:
-            self.message_user(request, f"{archived} patient(s) archived.", messages.SUCCESS)
+        if len(applied) == 1:
+            self.message_user(request, f"{applied[0]} {done}.", messages.SUCCESS)
+        elif applied:
+            self.message_user(request, f"{len(applied)} patients {done}.", messages.SUCCESS)
+
+    @admin.action(description="Archive selected patients", permissions=["change"])
+    def archive_patients(self, request, queryset):
+        self._apply_record_action(request, queryset, "archive")
+
+    @admin.action(description="Restore selected archived patients", permissions=["change"])
+    def restore_patients(self, request, queryset):
+        self._apply_record_action(request, queryset, "restore")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(f"<path:object_id>/{action}/",
+                 self.admin_site.admin_view(self.record_action_view),
+                 {"action": action}, name=f"{info[0]}_{info[1]}_{action}")
+            for action in self.RECORD_ACTIONS
+        ] + super().get_urls()
+
+    def record_action_view(self, request, object_id, action: str):
+        """Archive or restore one patient from their page: GET asks, POST does (CSRF-checked
+        by admin_view), then back to the patient's page with the outcome as a message."""
+        patient = self.get_object(request, unquote(object_id))
+        if patient is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, patient):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                             args=[patient.pk])
+        if request.method == "POST":
+            self._apply_record_action(request, [patient], action)
+            return redirect(change_url)
+        _, _, question = self.RECORD_ACTIONS[action]
+        return TemplateResponse(request, "admin/patients/patient/record_action.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{action.capitalize()} patient",
+            "action": action,
+            "question": question,
+            "object": patient,
+            "opts": self.opts,
+            "change_url": change_url,
+        })

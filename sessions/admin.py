@@ -646,9 +646,47 @@ class SideEffectObservationAdmin(FrozenRecordAdmin):
                 self.message_user(request, f"{observation}: {error.text}", messages.ERROR)
 
 
+FOLLOW_UP_SUBJECT_FIELDS = ("patient", "session", "course", "kind", "due_on")
+FOLLOW_UP_OUTCOME_FIELDS = ("status", "contacted_at", "method", "notes")
+
+
+class FollowUpForm(forms.ModelForm):
+    """Validated by running the follow-up service in a rolled-back transaction, so a refused
+    contact time or a "done" with no method is an error on its field, never a 500."""
+
+    recorded_by = None  # the user saving the page: set per request by FollowUpAdmin.get_form
+
+    class Meta:
+        model = FollowUp
+        fields = (*FOLLOW_UP_SUBJECT_FIELDS, *FOLLOW_UP_OUTCOME_FIELDS)
+
+    def service_call(self):
+        outcome = {name: self.cleaned_data.get(name) for name in FOLLOW_UP_OUTCOME_FIELDS}
+        outcome["method"] = outcome["method"] or ""
+        outcome["notes"] = outcome["notes"] or ""
+        if self.instance.pk is not None:
+            return services.follow_up_record, {"follow_up": self.instance,
+                                               "recorded_by": self.recorded_by, **outcome}
+        subject = {name: self.cleaned_data.get(name) for name in FOLLOW_UP_SUBJECT_FIELDS}
+        return services.follow_up_create, {"recorded_by": self.recorded_by, **subject,
+                                           **outcome}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or not self.has_changed():
+            return cleaned
+        func, kwargs = self.service_call()
+        try:
+            services.dry_run(func, **kwargs)
+        except ValidationError as error:
+            add_service_error(self, error)
+        return cleaned
+
+
 @admin.register(FollowUp)
 class FollowUpAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin,
                     ServiceSavingAdmin):
+    form = FollowUpForm
     list_display = ("patient", "kind", "due_on", "status", "contacted_at", "method")
     paginator = LargeTablePaginator
     show_full_result_count = False
@@ -658,7 +696,24 @@ class FollowUpAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin
     autocomplete_fields = ("patient", "session", "course")
     # No date_hierarchy: it runs SELECT DISTINCT over every row (due_on), 190-380 ms at
     # network scale and growing with history; the due_on list filter covers the need.
-    exclude = ("recorded_by",)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [*FOLLOW_UP_SUBJECT_FIELDS, *FOLLOW_UP_OUTCOME_FIELDS]
+        return [*FOLLOW_UP_SUBJECT_FIELDS, *FOLLOW_UP_OUTCOME_FIELDS, "recorded_by",
+                "is_archived"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once it exists, what a follow-up follows and when it is due are set (its reminder
+        # was scheduled from them); what staff record is its outcome, through the service.
+        if obj is None:
+            return ()
+        return (*FOLLOW_UP_SUBJECT_FIELDS, "recorded_by", "is_archived")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class per request
+        form.recorded_by = request.user
+        return form
 
     def get_inlines(self, request, obj):
         if obj is None:
@@ -666,9 +721,13 @@ class FollowUpAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDeleteMixin
         return [FollowUpRecordedSideEffectInline, FollowUpNewSideEffectInline]
 
     def save_model(self, request, obj, form, change):
-        if form.changed_data:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+        if change and not form.has_changed():
+            return  # only the inlines changed: they save through their own services
+        func, kwargs = form.service_call()
+        saved = func(**kwargs)
+        if not change:
+            obj.pk = saved.pk
+            obj._state.adding = False
 
 
 @admin.register(SymptomType)

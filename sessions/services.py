@@ -562,3 +562,76 @@ def session_lock(*, session_id: int) -> None:
     one after the other, so the second sees the first's record and is refused as stale instead
     of overwriting it."""
     TreatmentSession.objects.select_for_update().filter(pk=session_id).exists()
+
+
+# --- follow-ups ---------------------------------------------------------------------------
+# Kept in their own section: the contact time is a clinical time like any other, checked
+# against the clock (with the clock-skew allowance) and against what the follow-up follows.
+
+def _follow_up_contact_check(*, session: TreatmentSession | None,
+                             course: TreatmentCourse | None, status: str,
+                             contacted_at: datetime | None, method: str) -> None:
+    if status == FollowUp.Status.DONE:
+        if contacted_at is None:
+            raise WorkflowError("A follow-up marked done needs the contact time.",
+                                field="contacted_at")
+        if not method:
+            raise WorkflowError("A follow-up marked done needs how the patient was contacted.",
+                                field="method")
+    if contacted_at is None:
+        return
+    skew_minutes = safety.Thresholds.from_settings().clock_skew_minutes
+    if contacted_at > timezone.now() + timedelta(minutes=skew_minutes):
+        raise WorkflowError(
+            f"The contact time {timezone.localtime(contacted_at):%Y-%m-%d %H:%M} is in the "
+            "future; enter when the patient was actually contacted.", field="contacted_at")
+    if session is not None:
+        # A session that never started is followed up from when it was booked for.
+        session_began = session.started_at or session.scheduled_at
+        if contacted_at < session_began:
+            raise WorkflowError(
+                "The contact time cannot be before the session it follows started "
+                f"({timezone.localtime(session_began):%Y-%m-%d %H:%M}).", field="contacted_at")
+    if course is not None and timezone.localdate(contacted_at) < course.started_on:
+        raise WorkflowError(
+            "The contact time cannot be before the course it follows started "
+            f"({course.started_on:%Y-%m-%d}).", field="contacted_at")
+
+
+@transaction.atomic
+def follow_up_create(*, patient: Patient, kind: str, due_on, recorded_by,
+                     session: TreatmentSession | None = None,
+                     course: TreatmentCourse | None = None,
+                     status: str = FollowUp.Status.DUE, contacted_at: datetime | None = None,
+                     method: str = "", notes: str = "") -> FollowUp:
+    """A follow-up added by staff (the scheduled ones are written with their reminders)."""
+    if session is not None and session.patient_id != patient.pk:
+        raise WorkflowError("That session belongs to another patient.", field="session")
+    if course is not None and course.patient_id != patient.pk:
+        raise WorkflowError("That course belongs to another patient.", field="course")
+    _follow_up_contact_check(session=session, course=course, status=status,
+                             contacted_at=contacted_at, method=method)
+    follow_up = FollowUp(patient=patient, session=session, course=course, kind=kind,
+                         due_on=due_on, status=status, contacted_at=contacted_at,
+                         method=method, notes=notes, recorded_by=recorded_by)
+    follow_up.full_clean()
+    follow_up.save()
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_record(*, follow_up: FollowUp, recorded_by, status: str,
+                     contacted_at: datetime | None, method: str, notes: str) -> FollowUp:
+    """Record the outcome of a follow-up: whether and when the patient was reached, and how."""
+    follow_up = (FollowUp.objects.select_for_update(of=("self",))
+                 .select_related("session", "course").get(pk=follow_up.pk))
+    _follow_up_contact_check(session=follow_up.session, course=follow_up.course, status=status,
+                             contacted_at=contacted_at, method=method)
+    follow_up.status = status
+    follow_up.contacted_at = contacted_at
+    follow_up.method = method
+    follow_up.notes = notes
+    follow_up.recorded_by = recorded_by
+    follow_up.full_clean()
+    follow_up.save()
+    return follow_up

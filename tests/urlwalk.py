@@ -24,6 +24,8 @@ ADMIN_MODEL_KINDS = {
     "<id>/password/": "password",
     "<int:pk>/config/": "device_config",  # django-otp: shows the device's secret
     "<int:pk>/qrcode/": "device_qrcode",
+    "<path:object_id>/archive/": "record_action",  # patients: GET asks, POST archives
+    "<path:object_id>/restore/": "record_action",
 }
 
 

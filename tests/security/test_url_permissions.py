@@ -201,6 +201,9 @@ def _model_expectation(model, kind) -> Expect:
         return Expect(shown=NOBODY, default=REDIRECT, otherwise={ANON: DENIED})
     if kind == "password":  # set another user's password
         return Expect(shown=access.add)
+    if kind == "record_action":  # archive/restore a patient: whoever may change patients,
+        assert label == "patients.patient", label  # who are those who may see them (README)
+        return Expect(shown=access.view)
     return Expect(shown=access.view)  # changelist, change, history, versions, device pages
 
 
