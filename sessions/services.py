@@ -580,18 +580,8 @@ def _follow_up_contact_check(*, session: TreatmentSession | None,
                                 field="method")
     if contacted_at is None:
         return
-    skew_minutes = safety.Thresholds.from_settings().clock_skew_minutes
-    if contacted_at > timezone.now() + timedelta(minutes=skew_minutes):
-        raise WorkflowError(
-            f"The contact time {timezone.localtime(contacted_at):%Y-%m-%d %H:%M} is in the "
-            "future; enter when the patient was actually contacted.", field="contacted_at")
-    if session is not None:
-        # A session that never started is followed up from when it was booked for.
-        session_began = session.started_at or session.scheduled_at
-        if contacted_at < session_began:
-            raise WorkflowError(
-                "The contact time cannot be before the session it follows started "
-                f"({timezone.localtime(session_began):%Y-%m-%d %H:%M}).", field="contacted_at")
+    # A follow-up of a session: contact is a time of that session's record (sessions.timing).
+    _refuse_untimely(session, contacted_at=("contact time", contacted_at))
     if course is not None and timezone.localdate(contacted_at) < course.started_on:
         raise WorkflowError(
             "The contact time cannot be before the course it follows started "

@@ -25,10 +25,19 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 
-def local_text(moment: datetime, *, now: datetime) -> str:
+def local_text(moment: datetime, *, now: datetime, seconds: bool = False) -> str:
     """"14:05", or "2026-03-07 14:05" when it is not today: a time a nurse can check."""
     local, today = timezone.localtime(moment), timezone.localtime(now).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return clock if local.date() == today else f"{local:%Y-%m-%d} {clock}"
+
+
+def _two_times(first: datetime, second: datetime, *, now: datetime) -> tuple[str, str]:
+    """Both times as text, with seconds where the minutes alone would read the same."""
+    texts = local_text(first, now=now), local_text(second, now=now)
+    if texts[0] == texts[1]:
+        texts = local_text(first, now=now, seconds=True), local_text(second, now=now, seconds=True)
+    return texts
 
 
 def session_opened_at(*, scheduled_at: datetime, started_at: datetime | None) -> datetime:
@@ -46,8 +55,9 @@ def future_problem(moment: datetime, *, what: str, now: datetime,
     """The refusal for a time later than now plus the clock-skew allowance, else None."""
     if moment <= latest_allowed(now=now, clock_skew_minutes=clock_skew_minutes):
         return None
-    return (f"The {what} ({local_text(moment, now=now)}) is in the future: it is "
-            f"{local_text(now, now=now)} now. Enter the time it happened.")
+    moment_text, now_text = _two_times(moment, now, now=now)
+    return (f"The {what} ({moment_text}) is in the future: it is {now_text} now. Enter the "
+            "time it happened.")
 
 
 def before_session_problem(moment: datetime, *, what: str, opened_at: datetime,
@@ -55,8 +65,9 @@ def before_session_problem(moment: datetime, *, what: str, opened_at: datetime,
     """The refusal for a time before the session started, else None."""
     if moment >= opened_at:
         return None
-    return (f"The {what} ({local_text(moment, now=now)}) is before this session started "
-            f"({local_text(opened_at, now=now)}). Check the date and time.")
+    moment_text, opened_text = _two_times(moment, opened_at, now=now)
+    return (f"The {what} ({moment_text}) is before this session started ({opened_text}). "
+            "Check the date and time.")
 
 
 def session_time_problem(moment: datetime, *, what: str, opened_at: datetime, now: datetime,
@@ -71,12 +82,13 @@ def discharge_problem(discharged_at: datetime, *, first_dose_at: datetime,
     """Discharge is between the first dose and the moment it is recorded (no allowance: a
     discharge time ahead of the clock would count observation that has not happened)."""
     if discharged_at > now:
-        return (f"The end of monitoring ({local_text(discharged_at, now=now)}) is in the "
-                f"future: it is {local_text(now, now=now)} now. Record the discharge when the "
-                "patient leaves, with the time they left.")
+        discharge_text, now_text = _two_times(discharged_at, now, now=now)
+        return (f"The end of monitoring ({discharge_text}) is in the future: it is {now_text} "
+                "now. Record the discharge when the patient leaves, with the time they left.")
     if discharged_at < first_dose_at:
-        return (f"The end of monitoring ({local_text(discharged_at, now=now)}) cannot be before "
-                f"the first dose ({local_text(first_dose_at, now=now)}).")
+        discharge_text, dose_text = _two_times(discharged_at, first_dose_at, now=now)
+        return (f"The end of monitoring ({discharge_text}) cannot be before the first dose "
+                f"({dose_text}).")
     return None
 
 

@@ -56,9 +56,9 @@ def test_nurse_records_a_follow_up_done_in_the_admin(client, nurse, follow_up):
     ({"status": "done", "contacted_at": timedelta(hours=-1)}, "method",
      "A follow-up marked done needs how the patient was contacted."),
     ({"status": "done", "method": "phone", "contacted_at": timedelta(hours=2)}, "contacted_at",
-     "is in the future; enter when the patient was actually contacted."),
+     "is in the future: it is"),
     ({"status": "done", "method": "phone", "contacted_at": timedelta(days=-2)}, "contacted_at",
-     "The contact time cannot be before the session it follows started"),
+     "is before this session started"),
 ], ids=["done-without-time", "done-without-method", "contact-in-future",
         "contact-before-session"])
 def test_a_refused_follow_up_save_shows_why_on_the_field_and_changes_nothing(
