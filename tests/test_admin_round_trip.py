@@ -11,7 +11,6 @@ One realistic row per clinical model and, for the session, one per state of the 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import pytest
 from django.apps import apps
@@ -34,6 +33,7 @@ from sessions.models import (
     TreatmentCourse,
     VitalSign,
 )
+from tests.admin_forms import browser_form_data
 from tests.factories import (
     ConditionFactory,
     CourseFactory,
@@ -46,103 +46,6 @@ from tests.pages import complete_session
 pytestmark = pytest.mark.django_db
 
 CLINICAL_APPS = ("patients", "treatment_sessions")
-
-
-# --- the browser's half: what a submit of the rendered form sends ---------------------------
-
-class BrowserFormParser(HTMLParser):
-    """The successful controls of one <form> (by id), in document order, as a browser
-    collects them on submit (HTML Living Standard, "constructing the entry list")."""
-
-    SKIPPED_INPUT_TYPES = {"submit", "button", "image", "file", "reset"}
-
-    def __init__(self, form_id: str):
-        super().__init__(convert_charrefs=True)
-        self.form_id = form_id
-        self.in_form = False
-        self.found = False
-        self.entries: list[tuple[str, str]] = []
-        self._select = None  # (name, multiple, options [(value, selected)])
-        self._option = None  # [value or None, selected, text]
-        self._textarea = None  # [name, text]
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if tag == "form":
-            self.in_form = attributes.get("id") == self.form_id
-            self.found = self.found or self.in_form
-            return
-        if not self.in_form:
-            return
-        name = attributes.get("name")
-        disabled = "disabled" in attributes
-        if tag == "input" and name and not disabled:
-            kind = (attributes.get("type") or "text").lower()
-            if kind in self.SKIPPED_INPUT_TYPES:
-                return
-            if kind in ("checkbox", "radio"):
-                if "checked" in attributes:  # value="" submits "", no value at all "on"
-                    value = attributes["value"] or "" if "value" in attributes else "on"
-                    self.entries.append((name, value))
-                return
-            self.entries.append((name, attributes.get("value") or ""))
-        elif tag == "select" and name and not disabled:
-            self._select = (name, "multiple" in attributes, [])
-        elif tag in ("option", "optgroup") and self._select is not None:
-            self._close_option()  # an <option> ends at the next one, closed or not
-            if tag == "option":
-                self._option = [attributes.get("value"), "selected" in attributes, ""]
-        elif tag == "textarea" and name and not disabled:
-            self._textarea = [name, ""]
-
-    def handle_data(self, data):
-        if self._option is not None:
-            self._option[2] += data
-        if self._textarea is not None:
-            self._textarea[1] += data
-
-    def _close_option(self):
-        if self._option is not None and self._select is not None:
-            value, selected, text = self._option
-            self._select[2].append((" ".join(text.split()) if value is None else value,
-                                    selected))
-        self._option = None
-
-    def handle_endtag(self, tag):
-        if tag == "form" and self.in_form:
-            self.in_form = False
-        elif tag == "option":
-            self._close_option()
-        elif tag == "select" and self._select is not None:
-            self._close_option()
-            name, multiple, options = self._select
-            chosen = [value for value, selected in options if selected]
-            if not chosen and not multiple and options:
-                chosen = [options[0][0]]
-            if not multiple:
-                chosen = chosen[-1:]  # a single select submits its last selected option
-            self.entries += [(name, value) for value in chosen]
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            name, text = self._textarea
-            # The parser drops a newline right after <textarea>, as the HTML spec says.
-            if text.startswith("\r\n"):
-                text = text[2:]
-            elif text.startswith("\n"):
-                text = text[1:]
-            self.entries.append((name, text))
-            self._textarea = None
-
-
-def browser_form_data(html: str, form_id: str) -> dict[str, list[str]]:
-    parser = BrowserFormParser(form_id)
-    parser.feed(html)
-    parser.close()
-    assert parser.found, f"no <form id={form_id!r}> on the page"
-    data: dict[str, list[str]] = {}
-    for name, value in parser.entries:
-        data.setdefault(name, []).append(value)
-    return data
 
 
 def test_the_form_is_read_as_a_browser_submits_it():
@@ -239,7 +142,7 @@ class World:
         course = CourseFactory(patient=self.patient(), responsible_clinician=self.clinician)
         session = services.session_schedule(patient=course.patient, course=course,
                                             clinician=self.clinician,
-                                            scheduled_at=timezone.now() + timedelta(hours=1))
+                                            scheduled_at=timezone.now() - timedelta(hours=3))
         if through:
             self.advance(session, through=through)
         return session

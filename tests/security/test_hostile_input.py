@@ -24,7 +24,7 @@ from sessions.forms import (
     VitalSignForm,
 )
 from sessions.models import TreatmentSession
-from tests.admin_forms import _field_items, form_data
+from tests.admin_forms import form_data, page_form_data
 from tests.factories import UserFactory
 from tests.security.dataset import build_dataset
 from tests.security.test_url_permissions import concrete_requests
@@ -96,6 +96,7 @@ def test_every_post_without_a_csrf_token_is_refused_and_changes_nothing(dataset,
         if (page.status_code == 200 and page.context and "adminform" in page.context
                 and "inline_admin_formsets" in page.context):
             data = form_data(page)
+            data.pop("csrfmiddlewaretoken")  # the page's own token: what this test leaves out
         forms.append((label, url, data))
     before = db_fingerprint()
     posted = 0
@@ -323,7 +324,7 @@ def page_forms(root_client, dataset):
         if label == "session_step":
             page = root_client.get(url)
             if page.status_code == 200 and "form" in page.context:  # the next step: as shown
-                forms.append((label, url, dict(_field_items(page.context["form"]))))
+                forms.append((label, url, page_form_data(page, "step-form")))
             else:  # a step not open on this session: post its form's fields anyway
                 step = url.rstrip("/").rsplit("/", 1)[-1]
                 forms.append((label, url, dict.fromkeys(STEP_FORMS[step].base_fields, "")))

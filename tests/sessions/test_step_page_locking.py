@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions.models import Consultation, Evaluation
-from tests.admin_forms import _field_items
+from tests.admin_forms import page_form_data
 from tests.factories import UserFactory, consultation_data, evaluation_data
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def page_form(client, url) -> dict:
     page = client.get(url)
     assert page.status_code == 200
     assert 'name="version"' in page.content.decode()
-    return dict(_field_items(page.context["form"]))
+    return page_form_data(page, "step-form")
 
 
 def test_second_nurse_recording_the_same_step_from_an_open_page_is_refused(session):
