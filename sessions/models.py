@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from audit.versioning import Versioned
+from clinic.local_time import clinic_time_label
 from patients.models import Patient
 from sessions import scales
 
@@ -158,7 +159,7 @@ class TreatmentSession(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"Session {self.pk} — {self.patient} — {self.scheduled_at:%Y-%m-%d %H:%M}"
+        return f"Session {self.pk} — {self.patient} — {clinic_time_label(self.scheduled_at)}"
 
     def step_record(self, step: str):
         """The recorded step model instance, or None (uses the cached one-to-one)."""
@@ -550,7 +551,8 @@ class VitalSign(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.systolic_mmhg}/{self.diastolic_mmhg} at {self.measured_at:%H:%M}"
+        return (f"{self.systolic_mmhg}/{self.diastolic_mmhg} at "
+                f"{clinic_time_label(self.measured_at, '%H:%M')}")
 
 
 class SymptomCategory(models.TextChoices):
