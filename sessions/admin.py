@@ -20,6 +20,7 @@ from sessions.admin_services import (
     add_service_error,
 )
 from sessions.errors import WorkflowError
+from sessions.forms import drop_blank_choice
 from sessions.models import (
     STEP_CODES,
     Administration,
@@ -106,6 +107,10 @@ class EvaluationForm(OneToOneVersionedModelForm):
                   "active_psychosis", "screening_notes", "decision", "override_reason")
         widgets = {"decision": forms.RadioSelect}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        drop_blank_choice(self, "decision")
+
 
 class EvaluationInline(StepInline):
     model = Evaluation
@@ -113,6 +118,14 @@ class EvaluationInline(StepInline):
     step = "evaluation"
     service = services.evaluation_record
     readonly_fields = ("findings_list",)
+
+    def get_exclude(self, request, obj=None):
+        """Only a clinician with the override permission may clear despite a block: others are
+        not offered the reason field (the service refuses them anyway)."""
+        exclude = list(super().get_exclude(request, obj) or ())
+        if not request.user.has_perm(services.OVERRIDE_PERMISSION):
+            exclude.append("override_reason")
+        return exclude
 
     @admin.display(description="safety findings")
     def findings_list(self, obj):

@@ -46,6 +46,14 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+def drop_blank_choice(form: forms.Form, name: str) -> None:
+    """A model field with choices and no default gets Django's blank "---------" choice, which
+    a RadioSelect shows as an option of its own; a decision must be one of the real ones."""
+    field = form.fields.get(name)  # absent when the admin shows the step read-only
+    if field is not None:
+        field.choices = [(value, label) for value, label in field.choices if value != ""]
+
+
 def _now_local():
     return timezone.localtime().replace(second=0, microsecond=0)
 
@@ -71,6 +79,7 @@ class EvaluationForm(OneToOneVersionedModelForm):
 
     def __init__(self, *args, can_override: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        drop_blank_choice(self, "decision")
         if not can_override:
             # Only a clinician with the override permission may clear despite a block.
             del self.fields["override_reason"]
