@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
-from sessions import dispatch, reminders, services
+from sessions import dispatch, reminders, selectors, services
 from sessions.admin_services import (
     ServiceInline,
     ServiceSavingAdmin,
@@ -335,6 +335,37 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
                        "cancellation_reason", "current_step_column")
     actions = ["start_sessions", "cancel_sessions", "mark_no_show"]
 
+    class Media:
+        # The Course autocomplete asks for the selected patient's courses only.
+        js = ("js/admin-session-course.js",)
+
+    @staticmethod
+    def _patient_in_query(request) -> int | None:
+        """The patient of "Schedule a session" on the patient's page (?patient=<id>)."""
+        value = request.GET.get("patient", "")
+        return int(value) if value.isdigit() else None
+
+    def get_autocomplete_fields(self, request):
+        if self._patient_in_query(request) is not None:
+            # Opened from the patient's page: their active courses as a plain list, no search.
+            return tuple(name for name in self.autocomplete_fields if name != "course")
+        return self.autocomplete_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        patient_id = self._patient_in_query(request)
+        if db_field.name == "course" and patient_id is not None:
+            kwargs["queryset"] = selectors.courses_schedulable(patient_id=patient_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        patient_id = self._patient_in_query(request)
+        if patient_id is not None and "course" not in initial:
+            courses = list(selectors.courses_schedulable(patient_id=patient_id)[:2])
+            if len(courses) == 1:  # the usual case: one active course, chosen for the nurse
+                initial["course"] = courses[0].pk
+        return initial
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),)
@@ -475,6 +506,17 @@ class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDele
     autocomplete_fields = ("patient",)
     readonly_fields = ("status", "ended_on")
     actions = ["end_courses"]
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if (request.GET.get("model_name") == "treatmentsession"
+                and request.GET.get("field_name") == "course"):
+            # The session form's Course autocomplete (static/js/admin-session-course.js sends
+            # the patient chosen on the page): only courses a session may join, that patient's.
+            patient = request.GET.get("patient", "")
+            queryset = queryset & selectors.courses_schedulable(
+                patient_id=int(patient) if patient.isdigit() else None)
+        return queryset.select_related("patient"), may_have_duplicates  # the label names them
 
     @admin.action(description="End selected courses (completed)", permissions=["change"])
     def end_courses(self, request, queryset):

@@ -109,7 +109,10 @@ class TreatmentCourse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_drug_display()} for {self.get_indication_display()} ({self.started_on})"
+        # The patient first: a course list (the session form's Course field) is read by patient.
+        patient = self.patient
+        return (f"{patient.last_name}, {patient.first_name} — {self.get_drug_display()} for "
+                f"{self.get_indication_display()}, from {self.started_on:%Y-%m-%d}")
 
 
 class TreatmentSession(Versioned):
