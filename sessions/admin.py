@@ -8,11 +8,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
+from clinic.permissions import CLINICAL_VIEW
 from sessions import dispatch, reminders, selectors, services
 from sessions.admin_services import (
     ServiceInline,
@@ -365,6 +367,13 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
             if len(courses) == 1:  # the usual case: one active course, chosen for the nurse
                 initial["course"] = courses[0].pk
         return initial
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The session page (/sessions/<id>/) is for the roles that may read clinical data.
+        extra_context = dict(extra_context or {})
+        if request.user.has_perms(CLINICAL_VIEW) and str(object_id).isdigit():
+            extra_context["session_page_url"] = reverse("session_detail", args=[object_id])
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
