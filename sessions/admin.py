@@ -338,8 +338,10 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
     actions = ["start_sessions", "cancel_sessions", "mark_no_show"]
 
     class Media:
-        # The Course autocomplete asks for the selected patient's courses only.
-        js = ("js/admin-session-course.js",)
+        # The Course autocomplete asks for the selected patient's courses only. jQuery named
+        # first so the admin's media merge puts the script after it (django.jQuery).
+        js = ("admin/js/vendor/jquery/jquery.js", "admin/js/jquery.init.js",
+              "js/admin-session-course.js")
 
     @staticmethod
     def _patient_in_query(request) -> int | None:

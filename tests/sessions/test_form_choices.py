@@ -131,6 +131,8 @@ def test_session_admin_loads_the_script_that_sends_the_patient_to_the_autocomple
     client.force_login(nurse)
     html = client.get(reverse("admin:treatment_sessions_treatmentsession_add")).content.decode()
     assert "js/admin-session-course.js" in html
+    # after django.jQuery exists: before it, the script failed and the filter never applied
+    assert html.index("admin/js/jquery.init.js") < html.index("js/admin-session-course.js")
     assert 'data-field-name="course"' in html  # the autocomplete the script extends
 
 
