@@ -7,6 +7,7 @@ Append-only on PostgreSQL (a trigger refuses UPDATE and DELETE; migration 0002).
 from django.conf import settings
 from django.db import models
 
+from clinic.local_time import clinic_time_label
 from patients.models import Patient
 
 
@@ -26,4 +27,4 @@ class PatientAccess(models.Model):
         indexes = [models.Index(fields=["patient", "-accessed_at"], name="access_patient_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user} viewed {self.what} at {self.accessed_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} viewed {self.what} at {clinic_time_label(self.accessed_at)}"

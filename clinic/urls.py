@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
-from clinic.views import account, healthz
+from clinic.views import account, favicon, healthz
 from security.forms import ClinicAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("account/", account, name="account"),
     path("security/", include("security.urls")),  # second-factor pages
     path("reminders/", include("sessions.reminder_urls")),

@@ -15,6 +15,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin
 
+from clinic.local_time import clinic_time_label
+
 BACKUP_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read from paper
 
 
@@ -73,4 +75,4 @@ class StaffSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"session of {self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+        return f"session of {self.user} since {clinic_time_label(self.created_at)}"

@@ -8,11 +8,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
+from clinic.permissions import CLINICAL_VIEW
 from sessions import dispatch, reminders, roles, selectors, services
 from sessions.admin_services import (
     ServiceInline,
@@ -20,7 +22,7 @@ from sessions.admin_services import (
     add_service_error,
 )
 from sessions.errors import WorkflowError
-from sessions.forms import ConsentTimeFromService
+from sessions.forms import ConsentTimeFromService, drop_blank_choice
 from sessions.models import (
     STEP_CODES,
     Administration,
@@ -127,6 +129,7 @@ class EvaluationForm(OneToOneVersionedModelForm):
             # No "now" filled in: a time put on the page when it was opened would count as a
             # change when the page is saved for something else. Empty means now (the service).
             self.fields["measured_at"].required = False
+        drop_blank_choice(self, "decision")
 
 
 class EvaluationInline(StepInline):
@@ -135,6 +138,14 @@ class EvaluationInline(StepInline):
     step = "evaluation"
     service = services.evaluation_record
     readonly_fields = ("findings_list",)
+
+    def get_exclude(self, request, obj=None):
+        """Only a clinician with the override permission may clear despite a block: others are
+        not offered the reason field (the service refuses them anyway)."""
+        exclude = list(super().get_exclude(request, obj) or ())
+        if not request.user.has_perm(services.OVERRIDE_PERMISSION):
+            exclude.append("override_reason")
+        return exclude
 
     @admin.display(description="safety findings")
     def findings_list(self, obj):
@@ -366,6 +377,46 @@ class TreatmentSessionAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDel
                        "cancellation_reason", "current_step_column")
     actions = ["start_sessions", "cancel_sessions", "mark_no_show"]
 
+    class Media:
+        # The Course autocomplete asks for the selected patient's courses only. jQuery named
+        # first so the admin's media merge puts the script after it (django.jQuery).
+        js = ("admin/js/vendor/jquery/jquery.js", "admin/js/jquery.init.js",
+              "js/admin-session-course.js")
+
+    @staticmethod
+    def _patient_in_query(request) -> int | None:
+        """The patient of "Schedule a session" on the patient's page (?patient=<id>)."""
+        value = request.GET.get("patient", "")
+        return int(value) if value.isdigit() else None
+
+    def get_autocomplete_fields(self, request):
+        if self._patient_in_query(request) is not None:
+            # Opened from the patient's page: their active courses as a plain list, no search.
+            return tuple(name for name in self.autocomplete_fields if name != "course")
+        return self.autocomplete_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        patient_id = self._patient_in_query(request)
+        if db_field.name == "course" and patient_id is not None:
+            kwargs["queryset"] = selectors.courses_schedulable(patient_id=patient_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        patient_id = self._patient_in_query(request)
+        if patient_id is not None and "course" not in initial:
+            courses = list(selectors.courses_schedulable(patient_id=patient_id)[:2])
+            if len(courses) == 1:  # the usual case: one active course, chosen for the nurse
+                initial["course"] = courses[0].pk
+        return initial
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The session page (/sessions/<id>/) is for the roles that may read clinical data.
+        extra_context = dict(extra_context or {})
+        if request.user.has_perms(CLINICAL_VIEW) and str(object_id).isdigit():
+            extra_context["session_page_url"] = reverse("session_detail", args=[object_id])
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("patient", "course", "clinician", "scheduled_at")}),)
@@ -539,6 +590,17 @@ class TreatmentCourseAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, NoDele
         saved = service(**kwargs)
         obj.pk = saved.pk
         obj._state.adding = False
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if (request.GET.get("model_name") == "treatmentsession"
+                and request.GET.get("field_name") == "course"):
+            # The session form's Course autocomplete (static/js/admin-session-course.js sends
+            # the patient chosen on the page): only courses a session may join, that patient's.
+            patient = request.GET.get("patient", "")
+            queryset = queryset & selectors.courses_schedulable(
+                patient_id=int(patient) if patient.isdigit() else None)
+        return queryset.select_related("patient"), may_have_duplicates  # the label names them
 
     @admin.action(description="End selected courses (completed)", permissions=["change"])
     def end_courses(self, request, queryset):

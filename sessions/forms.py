@@ -54,6 +54,14 @@ class ConsentTimeFromService:
         return super()._get_validation_exclusions() | {"consent_signed_at"}
 
 
+def drop_blank_choice(form: forms.Form, name: str) -> None:
+    """A model field with choices and no default gets Django's blank "---------" choice, which
+    a RadioSelect shows as an option of its own; a decision must be one of the real ones."""
+    field = form.fields.get(name)  # absent when the admin shows the step read-only
+    if field is not None:
+        field.choices = [(value, label) for value, label in field.choices if value != ""]
+
+
 def _now_local():
     return timezone.localtime().replace(second=0, microsecond=0)
 
@@ -82,6 +90,7 @@ class EvaluationForm(OneToOneVersionedModelForm):
         kwargs.setdefault("initial", {}).setdefault("measured_at", _now_local())
         super().__init__(*args, **kwargs)
         self.fields["measured_at"].required = False  # empty: now (the service)
+        drop_blank_choice(self, "decision")
         if not can_override:
             # Only a clinician with the override permission may clear despite a block.
             del self.fields["override_reason"]

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from audit.versioning import Versioned
+from clinic.local_time import clinic_time_label
 from patients.models import Patient
 from sessions import scales
 
@@ -108,7 +109,10 @@ class TreatmentCourse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_drug_display()} for {self.get_indication_display()} ({self.started_on})"
+        # The patient first: a course list (the session form's Course field) is read by patient.
+        patient = self.patient
+        return (f"{patient.last_name}, {patient.first_name} — {self.get_drug_display()} for "
+                f"{self.get_indication_display()}, from {self.started_on:%Y-%m-%d}")
 
 
 class TreatmentSession(Versioned):
@@ -158,7 +162,7 @@ class TreatmentSession(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"Session {self.pk} — {self.patient} — {self.scheduled_at:%Y-%m-%d %H:%M}"
+        return f"Session {self.pk} — {self.patient} — {clinic_time_label(self.scheduled_at)}"
 
     def step_record(self, step: str):
         """The recorded step model instance, or None (uses the cached one-to-one)."""
@@ -554,7 +558,8 @@ class VitalSign(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.systolic_mmhg}/{self.diastolic_mmhg} at {self.measured_at:%H:%M}"
+        return (f"{self.systolic_mmhg}/{self.diastolic_mmhg} at "
+                f"{clinic_time_label(self.measured_at, '%H:%M')}")
 
 
 class SymptomCategory(models.TextChoices):

@@ -117,10 +117,14 @@ def reminder_context(reminder: Reminder, config: ReminderSettings) -> dict:
     context = {"patient_first_name": patient.first_name, "config": config,
                "preparation_text": config.preparation_text, "location": config.location}
     if reminder.kind == Reminder.Kind.CLINICIAN_ALERT:
+        # Where the clinician acts on it: the session's page, and the patient's history.
+        site = config.site_url.rstrip("/")
         context.update(mrn=patient.mrn, reminder=reminder, observation=reminder.observation,
                        session_id=reminder.session_id,
-                       admin_url=config.site_url.rstrip("/") + reverse(
-                           "admin:patients_patient_change", args=[patient.pk]))
+                       history_url=site + reverse("patient_history", args=[patient.pk]))
+        if reminder.session_id:
+            context["session_url"] = site + reverse("session_detail",
+                                                    args=[reminder.session_id])
         return context
     zone = patient_zone(patient)
     context["opt_out_url"] = opt_out_url(patient, config)

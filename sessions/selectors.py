@@ -31,6 +31,7 @@ from sessions.models import (
     Monitoring,
     Reminder,
     SideEffectObservation,
+    TreatmentCourse,
     TreatmentSession,
     VitalSign,
 )
@@ -92,6 +93,15 @@ class Bounded:
 
     def __iter__(self):
         return iter(self.rows)
+
+
+def courses_schedulable(*, patient_id: int | None = None) -> QuerySet[TreatmentCourse]:
+    """The courses a new session may join (session_schedule refuses any other): active ones, of
+    one patient when given. Their label names the patient, so the patient is fetched along."""
+    courses = TreatmentCourse.objects.filter(status=TreatmentCourse.Status.ACTIVE)
+    if patient_id is not None:
+        courses = courses.filter(patient_id=patient_id)
+    return courses.select_related("patient")
 
 
 def _bounded(rows: QuerySet, limit: int, wrap=None) -> Bounded:

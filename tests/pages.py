@@ -20,8 +20,10 @@ from tests.factories import monitoring_data, symptom
 
 
 def complete_session(session, *, advance, nurse, first_dose_minutes_ago=150, drug="ketamine",
-                     **overrides):
-    """Walk a session through all five steps with the services, with vitals and a side effect."""
+                     before_discharge=None, **overrides):
+    """Walk a session through all five steps with the services, with vitals and a side effect.
+
+    `before_discharge(session, first_dose_at)`, when given, records more while it is open."""
     started_at = timezone.now() - timedelta(minutes=first_dose_minutes_ago)
     administration = {"started_at": started_at, "drug": drug}
     if drug == "esketamine":
@@ -40,6 +42,8 @@ def complete_session(session, *, advance, nurse, first_dose_minutes_ago=150, dru
                                 onset_at=started_at + timedelta(minutes=20),
                                 resolved_at=started_at + timedelta(minutes=50),
                                 intervention="medication_given")
+    if before_discharge is not None:
+        before_discharge(session, started_at)
     services.monitoring_record(session=session, recorded_by=nurse,
                                **monitoring_data(discharged_at=started_at
                                                  + timedelta(minutes=130)))

@@ -112,6 +112,7 @@ OTHER_URLS = {
                                     otherwise={FD: REDIRECT, NURSE: REDIRECT}),
     # --- public: a load balancer's liveness probe; a patient's signed opt-out link ----------
     "healthz": Expect(shown=STAFF | {ANON}),
+    "favicon": Expect(shown=NOBODY, default=REDIRECT),  # to the static file, for everyone
     "account": Expect(shown=STAFF),
     "reminder_opt_out": Expect(shown=STAFF | {ANON}),  # a GET shows a button, changes nothing
     # --- login, logout, passwords (accounts/) ------------------------------------------------
