@@ -50,6 +50,7 @@ from sessions.safety import (
     BloodPressure,
     blood_pressure_baseline_and_peak,
 )
+from sessions import safety, timing
 from sessions.selectors import Bounded
 
 RISK_FILTERS = {
@@ -143,6 +144,7 @@ class TimelineEntry:
     session: TreatmentSession
     when: str
     steps: list[tuple[str, bool]]  # (label, recorded?), in workflow order
+    charted_late: list[str]  # the steps entered long after they happened (sessions.timing)
     consultation: dict | None
     evaluation: dict | None
     administration: dict | None
@@ -177,6 +179,7 @@ class _CardText:
     locals) each time: building 10 cards took 12.9 ms instead of 10.7."""
 
     def __init__(self):
+        self.late_entry_minutes = safety.Thresholds.from_settings().late_entry_minutes
         self.zone = timezone.get_current_timezone()
         self.phase = _labels(VitalSign.Phase)
         self.severity = _labels(SideEffectObservation.Severity)
@@ -191,6 +194,11 @@ class _CardText:
     def time(self, moment: datetime | None) -> str:
         """dateformat's "H:i" at half the cost: a card shows a time for every vital."""
         return moment.astimezone(self.zone).strftime("%H:%M") if moment else ""
+
+
+    def late(self, happened_at: datetime | None, entered_at: datetime | None) -> bool:
+        return timing.entered_late(happened_at=happened_at, entered_at=entered_at,
+                                   late_entry_minutes=self.late_entry_minutes)
 
 
 def _labels(choices, *, lower: bool = False) -> dict:
@@ -213,6 +221,9 @@ def _timeline_entry(session: TreatmentSession, vitals: list[dict],
     return TimelineEntry(
         session=session,
         when=text.when(session.scheduled_at),
+        charted_late=[STEP_LABELS[code].lower() for code in STEP_CODES
+                      if (record := session.step_record(code)) is not None
+                      and text.late(record.happened_at, record.recorded_at)],
         steps=[(STEP_LABELS[code], session.step_record(code) is not None)
                for code in STEP_CODES],
         consultation=consultation and {
@@ -247,6 +258,8 @@ def _timeline_entry(session: TreatmentSession, vitals: list[dict],
             "heart_rate": "–" if v["heart_rate_bpm"] is None else str(v["heart_rate_bpm"]),
             "spo2": "–" if v["spo2_percent"] is None else str(v["spo2_percent"]),
             "flags": [flag["code"] for flag in v["flags"]],
+            "entered_late": (text.time(v["created_at"])
+                             if text.late(v["measured_at"], v["created_at"]) else ""),
         } for v in vitals],
         side_effects=[{
             "symptom": o.symptom.name,
@@ -255,6 +268,8 @@ def _timeline_entry(session: TreatmentSession, vitals: list[dict],
             "serious": o.is_serious,
             "intervention": text.intervention.get(o.intervention, o.intervention),
             "resolved": text.time(o.resolved_at),
+            "entered_late": (text.time(o.created_at)
+                             if text.late(o.onset_at, o.created_at) else ""),
         } for o in side_effects],
         baseline_bp=baseline, peak_bp=peak,
     )
@@ -303,16 +318,18 @@ CARD_SESSION_FIELDS = (
     "scheduled_at", "status", "cancellation_reason",
     *(f"consultation__{name}" for name in (*PHQ9_FIELDS, *GAD7_FIELDS,
                                            "panic_attacks_since_last_session")),
+    "consultation__recorded_at",
     *(f"evaluation__{name}" for name in ("decision", "blocked", "override_reason",
-                                         "systolic_mmhg", "diastolic_mmhg")),
-    "expectation_setting__id",
+                                         "systolic_mmhg", "diastolic_mmhg", "measured_at",
+                                         "recorded_at")),
+    "expectation_setting__consent_signed_at", "expectation_setting__recorded_at",
     *(f"administration__{name}" for name in ("drug", "route", "dose_mg", "dose_mg_per_kg",
-                                             "lot_number")),
+                                             "lot_number", "started_at", "recorded_at")),
     *(f"monitoring__{name}" for name in ("observation_minutes", "cadss_score", "moaas_score",
-                                         "discharged_with")),
+                                         "discharged_with", "discharged_at", "recorded_at")),
 )
 CARD_VITAL_FIELDS = ("session_id", "measured_at", "phase", "systolic_mmhg", "diastolic_mmhg",
-                     "heart_rate_bpm", "spo2_percent", "flags")
+                     "heart_rate_bpm", "spo2_percent", "flags", "created_at")
 
 
 def timeline_entries(session_ids: list[int]) -> dict[int, TimelineEntry]:

@@ -191,6 +191,10 @@ class TreatmentSession(Versioned):
 class StepRecord(Versioned):
     """What every step shares: its session, who recorded it and when."""
 
+    # The field holding when what the step records happened (entered by staff, possibly
+    # after the fact); a step without one happened when it was recorded.
+    happened_at_field: str | None = None
+
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -198,6 +202,10 @@ class StepRecord(Versioned):
 
     class Meta:
         abstract = True
+
+    @property
+    def happened_at(self):
+        return getattr(self, self.happened_at_field) if self.happened_at_field else None
 
 
 PHQ9_FIELDS = tuple(f"phq9_item_{n}" for n in range(1, scales.PHQ9_ITEM_COUNT + 1))
@@ -346,6 +354,8 @@ def _vital_constraints(prefix: str, *, optional: tuple[str, ...]) -> list:
 
 
 class Evaluation(StepRecord):
+    happened_at_field = "measured_at"
+
     class Decision(models.TextChoices):
         CLEARED = "cleared", "Cleared for treatment"
         HELD = "held", "Held"
@@ -403,6 +413,8 @@ class Evaluation(StepRecord):
 
 
 class ExpectationSetting(StepRecord):
+    happened_at_field = "consent_signed_at"
+
     session = models.OneToOneField(
         TreatmentSession, on_delete=models.PROTECT, related_name="expectation_setting",
     )
@@ -437,6 +449,8 @@ class ExpectationSetting(StepRecord):
 
 
 class Administration(StepRecord):
+    happened_at_field = "started_at"
+
     session = models.OneToOneField(
         TreatmentSession, on_delete=models.PROTECT, related_name="administration",
     )
@@ -478,6 +492,8 @@ class Administration(StepRecord):
 
 
 class Monitoring(StepRecord):
+    happened_at_field = "discharged_at"
+
     session = models.OneToOneField(
         TreatmentSession, on_delete=models.PROTECT, related_name="monitoring",
     )

@@ -24,7 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from patients.models import DrugClass, Patient
-from sessions import roles, safety, scales
+from sessions import roles, safety, scales, timing
 from sessions.models import (
     STEP_CODES,
     STEP_LABELS,
@@ -53,12 +53,12 @@ REMS_CONCOMITANT_CLASSES = {
 
 def _vitals_prefetch() -> Prefetch:
     return Prefetch("vital_signs", queryset=VitalSign.objects.filter(is_archived=False)
-                    .order_by("measured_at", "id"))
+                    .select_related("recorded_by").order_by("measured_at", "id"))
 
 
 def _side_effects_prefetch() -> Prefetch:
     return Prefetch("side_effects", queryset=SideEffectObservation.objects
-                    .filter(is_archived=False).select_related("symptom")
+                    .filter(is_archived=False).select_related("symptom", "recorded_by")
                     .order_by("onset_at", "id"))
 
 
@@ -68,11 +68,77 @@ def session_with_steps() -> QuerySet[TreatmentSession]:
 
 
 def session_get(*, session_id: int) -> TreatmentSession:
-    """A session with its five steps, vitals and side effects loaded (404 when unknown)."""
+    """A session with its five steps (and who recorded them), vitals and side effects loaded
+    (404 when unknown)."""
     return get_object_or_404(
-        session_with_steps().prefetch_related(_vitals_prefetch(), _side_effects_prefetch()),
+        session_with_steps()
+        .select_related(*(f"{relation}__recorded_by" for relation in STEP_RELATIONS))
+        .prefetch_related(_vitals_prefetch(), _side_effects_prefetch()),
         pk=session_id,
     )
+
+
+# --- when things happened, and when they were entered ---------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """Who entered a record and when, beside when what it records happened: charting after
+    the fact is allowed, and shows (sessions.timing.entered_late)."""
+
+    happened_at: datetime | None
+    entered_at: datetime
+    entered_by: str
+    late: bool
+
+
+def entry_of(*, happened_at: datetime | None, entered_at: datetime, entered_by,
+             late_entry_minutes: int) -> Entry:
+    return Entry(happened_at=happened_at, entered_at=entered_at,
+                 entered_by=entered_by.get_full_name() or entered_by.get_username(),
+                 late=timing.entered_late(happened_at=happened_at, entered_at=entered_at,
+                                          late_entry_minutes=late_entry_minutes))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One set of vitals on the session page: the evaluation's or a later reading."""
+
+    measured_at: datetime
+    label: str
+    systolic_mmhg: int
+    diastolic_mmhg: int
+    heart_rate_bpm: int | None
+    spo2_percent: int | None
+    flags: list
+    entry: Entry
+
+
+def session_readings(*, session: TreatmentSession, late_entry_minutes: int) -> list[Reading]:
+    """The evaluation's vitals and every reading since, in the order they were taken (not the
+    order they were entered). `session` comes from session_get."""
+    readings = []
+    evaluation = session.step_record("evaluation")
+    if evaluation is not None:
+        readings.append((evaluation.happened_at or evaluation.recorded_at, "Evaluation",
+                         evaluation, evaluation.recorded_at))
+    readings += [(v.measured_at, v.get_phase_display(), v, v.created_at)
+                 for v in session.vital_signs.all()]
+    readings.sort(key=lambda reading: reading[0])
+    return [Reading(measured_at=measured_at, label=label, systolic_mmhg=source.systolic_mmhg,
+                    diastolic_mmhg=source.diastolic_mmhg, heart_rate_bpm=source.heart_rate_bpm,
+                    spo2_percent=source.spo2_percent, flags=getattr(source, "flags", []),
+                    entry=entry_of(happened_at=measured_at, entered_at=entered_at,
+                                   entered_by=source.recorded_by,
+                                   late_entry_minutes=late_entry_minutes))
+            for measured_at, label, source, entered_at in readings]
+
+
+def session_step_entries(*, session: TreatmentSession, late_entry_minutes: int
+                         ) -> dict[str, Entry]:
+    """Each recorded step's entry, by step code. `session` comes from session_get."""
+    return {code: entry_of(happened_at=record.happened_at, entered_at=record.recorded_at,
+                           entered_by=record.recorded_by, late_entry_minutes=late_entry_minutes)
+            for code in STEP_CODES if (record := session.step_record(code)) is not None}
 
 
 # --- dashboard -------------------------------------------------------------------------------

@@ -81,15 +81,22 @@ def dashboard(request):
 
 def _session_page(request, session, *, status=200, vital_form=None, side_effect_form=None,
                   update_forms=None, cancel_form=None):
+    late_minutes = safety.Thresholds.from_settings().late_entry_minutes
     observations = list(session.side_effects.all())
     update_forms = update_forms or {}
-    rows = [(o, update_forms.get(o.pk) or SideEffectUpdateForm(instance=o)) for o in observations]
+    rows = [(o, update_forms.get(o.pk) or SideEffectUpdateForm(instance=o),
+             selectors.entry_of(happened_at=o.onset_at, entered_at=o.created_at,
+                                entered_by=o.recorded_by, late_entry_minutes=late_minutes))
+            for o in observations]
+    entries = selectors.session_step_entries(session=session, late_entry_minutes=late_minutes)
     context = {
         "session": session, "patient": session.patient,
-        "steps": [(code, STEP_LABELS[code], session.step_record(code)) for code in STEP_CODES],
+        "steps": [(code, STEP_LABELS[code], session.step_record(code), entries.get(code))
+                  for code in STEP_CODES],
         "next_step": session.current_step if session.status in services.OPEN_STATUSES else None,
         "is_open": session.status in services.OPEN_STATUSES,
-        "vitals": list(session.vital_signs.all()),
+        "readings": selectors.session_readings(session=session,
+                                               late_entry_minutes=late_minutes),
         "side_effect_rows": rows,
         "vital_form": vital_form or VitalSignForm(),
         "side_effect_form": side_effect_form or SideEffectForm(),
@@ -264,7 +271,8 @@ def session_step(request, pk: int, step: str):
         refusal = stale_message(recorded)
     context = {"session": session, "patient": session.patient, "step": step,
                "step_label": STEP_LABELS[step], "refusal": refusal,
-               "steps": [(code, STEP_LABELS[code], session.step_record(code))
+               # (code, label, record, entry) as on the session page, which shows the entries
+               "steps": [(code, STEP_LABELS[code], session.step_record(code), None)
                          for code in STEP_CODES],
                "vitals": list(session.vital_signs.all()),
                "side_effects": list(session.side_effects.all()),

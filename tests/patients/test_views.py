@@ -139,6 +139,28 @@ def test_history_shows_header_flags_findings_and_every_session_step(client, clin
     assert page.count("step-done") == 5
 
 
+def test_history_marks_what_was_charted_long_after_it_happened(client, clinician, nurse,
+                                                              session, advance):
+    """complete_session charts a dose given 150 minutes ago, and vitals and a side effect from
+    around it, all now: the card says so. A session charted as it happens shows nothing."""
+    complete_session(session, advance=advance, nurse=nurse)
+    on_time = SessionFactory(course=session.course,
+                             scheduled_at=timezone.now() - timedelta(minutes=30))
+    advance(on_time, through="administration",
+            evaluation={"measured_at": timezone.now() - timedelta(minutes=10)},
+            administration={"started_at": timezone.now() - timedelta(minutes=1)})
+    client.force_login(clinician)
+
+    page = client.get(reverse("patient_history", args=[session.patient.pk])).content.decode()
+
+    cards = page.split('<article class="card mb-2 timeline-session')[1:]
+    late, prompt = (cards[1], cards[0]) if "status-completed" in cards[1] else cards
+    # The discharge 20 minutes ago is within the late-entry allowance (30 minutes).
+    assert "charted late</span> treatment administration: entered long after" in late
+    assert "charted late, entered" in late  # the vitals, and the side effect
+    assert "charted late" not in prompt
+
+
 def test_history_chart_data_is_json_and_every_script_is_a_static_file(client, clinician, nurse,
                                                                        session, advance):
     complete_session(session, advance=advance, nurse=nurse)

@@ -453,3 +453,35 @@ def test_the_day_counted_by_step_agrees_with_each_sessions_own_current_step(adva
     assert expected == {"Consultation": 1, "Medical evaluation": 1, "Setting expectations": 1,
                         "Treatment administration": 1, "Post-treatment monitoring": 1,
                         "Done": 1, "Cancelled": 2, "No-show": 1}
+
+
+# --- when things happened and when they were entered -------------------------------------------
+
+def test_session_page_lists_readings_in_the_order_taken_and_marks_late_entries(
+        client, nurse, session, advance):
+    """An evaluation whose vitals were taken at 08:00 but charted now sorts after a pre-dose
+    reading taken earlier, not by when it was typed; both show who entered them and when, and
+    the late one says so."""
+    nurse.first_name, nurse.last_name = "Nora", "Nurse"
+    nurse.save()
+    first_dose = timezone.now() - timedelta(minutes=150)
+    advance(session, through="administration",
+            evaluation={"measured_at": first_dose - timedelta(minutes=20)},
+            administration={"started_at": first_dose})
+    services.vital_sign_record(session=session, recorded_by=nurse, phase="pre_dose",
+                               measured_at=first_dose - timedelta(minutes=50),
+                               systolic_mmhg=131, diastolic_mmhg=81)
+    services.vital_sign_record(session=session, recorded_by=nurse, phase="periodic",
+                               measured_at=timezone.now() - timedelta(minutes=2),
+                               systolic_mmhg=125, diastolic_mmhg=79)
+    client.force_login(nurse)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+
+    vitals = page[page.index('id="vitals"'):page.index('id="side-effects"')]
+    assert vitals.index("131/81") < vitals.index("122/78") < vitals.index("125/79")
+    rows = vitals.split("<tr>")[2:]
+    assert "charted late" in rows[0] and "by Nora Nurse" in rows[0]  # 50 min before dosing
+    assert "charted late" not in rows[2] and "by Nora Nurse" in rows[2]  # entered 2 min after
+    steps = page[page.index('id="steps"'):page.index('id="vitals"')]
+    administration = steps[steps.index("Treatment administration"):]
+    assert "charted late" in administration.split("</li>")[0]  # dosed 150 minutes ago
