@@ -30,6 +30,7 @@ from django.utils.safestring import SafeString
 
 from patients.models import Condition, Medication, Patient
 from patients.risk import RiskFlags, risk_flags
+from sessions import safety, timing
 from sessions.models import (
     GAD7_FIELDS,
     PHQ9_FIELDS,
@@ -50,7 +51,6 @@ from sessions.safety import (
     BloodPressure,
     blood_pressure_baseline_and_peak,
 )
-from sessions import safety, timing
 from sessions.selectors import Bounded
 
 RISK_FILTERS = {
