@@ -276,3 +276,17 @@ def test_lateness_counts_real_minutes_across_the_fall_back():
     entered_at = in_new_york(2026, 11, 1, 1, 10, fold=1).astimezone(UTC)
     assert timing.entered_late(happened_at=happened_at, entered_at=entered_at,
                                late_entry_minutes=60)
+
+
+@override_settings(TIME_ZONE="America/New_York")
+def test_a_time_in_the_hour_that_happens_twice_is_shown_with_its_zone():
+    # 01:30 EDT and 01:30 EST are an hour apart: the clock alone cannot tell them apart.
+    first_half_past_one = in_new_york(2026, 11, 1, 1, 30, fold=0).astimezone(UTC)
+    second_half_past_one = in_new_york(2026, 11, 1, 1, 30, fold=1).astimezone(UTC)
+    problem = timing.discharge_problem(first_half_past_one, first_dose_at=second_half_past_one,
+                                       now=NOW)
+    assert problem == ("The end of monitoring (2026-11-01 01:30 EDT) cannot be before the first "
+                       "dose (2026-11-01 01:30 EST).")
+    with timezone.override(NEW_YORK):
+        assert timing.local_text(in_new_york(2026, 11, 1, 0, 59), now=NOW) == "2026-11-01 00:59"
+        assert timing.local_text(in_new_york(2026, 11, 1, 2, 0), now=NOW) == "2026-11-01 02:00"
