@@ -413,7 +413,9 @@ def test_at_the_fall_back_a_discharge_at_the_first_one_fifty_is_one_hour_after_t
         dosed_before_the_fall_back, nurse):
     error = discharge_refusal(dosed_before_the_fall_back, nurse,
                               in_new_york(2026, 11, 1, 1, 50, fold=0))  # 01:50 EDT
-    assert "60 minutes observed since the first dose, the minimum is 120" in error.text
+    assert error.text == (
+        "Monitoring cannot be closed yet: 60 minutes observed since the first dose, the minimum "
+        "is 120. Discharge at 2026-11-01 01:50 EST at the earliest.")
 
 
 def test_at_the_spring_forward_a_discharge_three_clock_hours_after_the_dose_is_two_real_hours(
