@@ -343,8 +343,8 @@ def monitoring_record(*, session: TreatmentSession, recorded_by, discharged_at: 
     step_check(session=session, step="monitoring")
     thresholds = safety.Thresholds.from_settings()
     first_dose_at = session.administration.started_at
-    problem = timing.discharge_problem(discharged_at, first_dose_at=first_dose_at,
-                                       now=timezone.now())
+    now = timezone.now()
+    problem = timing.discharge_problem(discharged_at, first_dose_at=first_dose_at, now=now)
     if problem:
         raise WorkflowError(problem, field="discharged_at")
     minutes = safety.observation_minutes(first_dose_at, discharged_at)
@@ -353,7 +353,7 @@ def monitoring_record(*, session: TreatmentSession, recorded_by, discharged_at: 
         raise WorkflowError(
             f"Monitoring cannot be closed yet: {minutes} minutes observed since the first dose, "
             f"the minimum is {thresholds.min_observation_minutes}. Discharge at "
-            f"{timezone.localtime(earliest):%H:%M} at the earliest.",
+            f"{timing.local_text(earliest, now=now)} at the earliest.",
             field="discharged_at",
         )
     if not discharge_criteria_met:

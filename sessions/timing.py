@@ -26,9 +26,12 @@ from django.utils import timezone
 
 
 def local_text(moment: datetime, *, now: datetime, seconds: bool = False) -> str:
-    """"14:05", or "2026-03-07 14:05" when it is not today: a time a nurse can check."""
+    """"14:05", or "2026-03-07 14:05" when it is not today: a time a nurse can check. In the
+    hour the clocks go back, which happens twice, the zone says which: "01:30 EST"."""
     local, today = timezone.localtime(moment), timezone.localtime(now).date()
     clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        clock = f"{clock} {local.tzname()}"
     return clock if local.date() == today else f"{local:%Y-%m-%d} {clock}"
 
 
