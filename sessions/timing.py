@@ -45,8 +45,11 @@ def _two_times(first: datetime, second: datetime, *, now: datetime) -> tuple[str
 
 def session_opened_at(*, scheduled_at: datetime, started_at: datetime | None) -> datetime:
     """The earliest a session's clinical times may be: its appointment, or when it was opened
-    in the system if that was earlier (a patient seen before the booked time)."""
-    return min(scheduled_at, started_at) if started_at is not None else scheduled_at
+    in the system if that was earlier (a patient seen before the booked time), from the start
+    of that minute: times are entered to the minute, and a vital taken in the minute the session
+    was opened is not before it."""
+    opened = min(scheduled_at, started_at) if started_at is not None else scheduled_at
+    return opened.replace(second=0, microsecond=0)
 
 
 def latest_allowed(*, now: datetime, clock_skew_minutes: int) -> datetime:

@@ -54,8 +54,9 @@ def test_search_a_patient_and_read_the_history_with_charts(page, live_server, st
 
 
 def test_log_a_complete_session_through_the_five_steps(page, live_server, staff):
+    # Booked for this morning and charted now: the first dose below was 125 minutes ago.
     session = SessionFactory(course__responsible_clinician=staff["clinician"],
-                             scheduled_at=timezone.now())
+                             scheduled_at=timezone.now() - timedelta(hours=3))
     log_in(page, live_server, staff["clinician"])
     page.goto(f"{live_server.url}/sessions/{session.pk}/")
 

@@ -48,8 +48,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 @pytest.fixture
 def opened_at():
-    """When the session started: its appointment, three hours ago."""
-    return timezone.now().replace(microsecond=0) - timedelta(hours=3)
+    """When the session started: its appointment, three hours ago, on the minute (times are
+    entered to the minute, and a session's window opens at the start of its minute)."""
+    return timezone.now().replace(second=0, microsecond=0) - timedelta(hours=3)
 
 
 @pytest.fixture
@@ -235,9 +236,10 @@ def test_a_session_opened_before_its_appointment_accepts_times_from_when_it_was_
     advance(session, through="evaluation")
     staff = {"nurse": nurse}
 
+    opened_minute = session.started_at.replace(second=0, microsecond=0)
     with pytest.raises(WorkflowError, match="is before this session started"):
-        _vitals(session, session.started_at - SECOND, staff)
-    _vitals(session, session.started_at, staff)
+        _vitals(session, opened_minute - SECOND, staff)
+    _vitals(session, opened_minute, staff)
 
     assert session.vital_signs.count() == 1
 

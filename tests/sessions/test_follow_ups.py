@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def started_session(db):
     """A session that began two hours ago."""
-    started_at = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    started_at = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2)
     return SessionFactory(scheduled_at=started_at, status="completed", started_at=started_at,
                           completed_at=started_at + timedelta(hours=2))
 
@@ -146,12 +146,12 @@ def test_a_contact_before_the_session_started_is_refused(started_session, nurse)
     assert error.field == "contacted_at"
     started = timezone.localtime(started_session.started_at)
     assert error.text == (
-        f"The contact time ({started - timedelta(seconds=1):%H:%M:%S}) is before this session "
-        f"started ({started:%H:%M:%S}). Check the date and time.")
+        f"The contact time ({started - timedelta(minutes=1):%H:%M}) is before this session "
+        f"started ({started:%H:%M}). Check the date and time.")
 
 
 def test_a_session_that_never_started_is_followed_up_from_its_booked_time(nurse):
-    booked = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    booked = timezone.now().replace(second=0, microsecond=0) - timedelta(days=1)
     follow_up = session_follow_up(SessionFactory(scheduled_at=booked, status="no_show"))
 
     assert "is before this session started" in refusal(

@@ -93,13 +93,21 @@ def test_a_future_time_in_the_same_minute_as_now_is_shown_to_the_second():
 # --- nothing in a session happens before the session started ----------------------------------
 
 def test_a_session_started_when_it_was_scheduled_unless_it_was_opened_earlier():
-    scheduled_at = NOW - timedelta(hours=3)
+    scheduled_at = NOW.replace(second=0) - timedelta(hours=3)
     assert timing.session_opened_at(scheduled_at=scheduled_at, started_at=None) == scheduled_at
     assert timing.session_opened_at(scheduled_at=scheduled_at,
                                     started_at=scheduled_at + timedelta(hours=1)) == scheduled_at
     assert timing.session_opened_at(
         scheduled_at=scheduled_at,
         started_at=scheduled_at - timedelta(minutes=20)) == scheduled_at - timedelta(minutes=20)
+
+
+def test_a_session_window_opens_at_the_start_of_its_minute():
+    """Times are entered to the minute: a vital typed as 14:05 for a session opened at
+    14:05:40 is not before it."""
+    opened = NOW.replace(second=40)
+    assert timing.session_opened_at(scheduled_at=NOW + timedelta(hours=1),
+                                    started_at=opened) == opened.replace(second=0)
 
 
 def test_a_time_exactly_when_the_session_started_is_accepted():
