@@ -93,10 +93,11 @@ def log_full_session(session, *, nurse, clinician, day: date, weight=Decimal("72
         session=session, recorded_by=clinician, decision="cleared", systolic_mmhg=124,
         diastolic_mmhg=80, heart_rate_bpm=72, spo2_percent=98, weight_kg=weight,
         screening_notes="Interactions reviewed.",
-        override_reason="",
+        override_reason="", measured_at=_at(day, 9, 10),
     )
     services.expectations_record(
-        session=session, recorded_by=nurse, consent_signed=True, side_effects_explained=True,
+        session=session, recorded_by=nurse, consent_signed=True,
+        consent_signed_at=_at(day, 9, 20), side_effects_explained=True,
         plan_deep_breathing=True, plan_grounding=True, plan_tell_staff=True,
         transport_arranged=True, transport_details="Partner drives home.",
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from patients.models import Patient
 from sessions.migrations import _catalogue
@@ -51,6 +52,20 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
         assert login in first.getvalue()
     assert TreatmentSession.objects.filter(status="completed").count() >= 6
     assert TreatmentSession.objects.filter(status="in_progress").exists()
+
+
+@pytest.mark.django_db
+def test_demo_sessions_are_timed_on_their_own_day():
+    """The demo charts past sessions today; every clinical time is still the session's own."""
+    call_command("seed_demo", stdout=StringIO())
+    completed = TreatmentSession.objects.filter(status="completed").select_related(
+        "evaluation", "expectation_setting", "administration", "monitoring")
+    for session in completed:
+        day = timezone.localdate(session.scheduled_at)
+        times = (session.evaluation.measured_at, session.expectation_setting.consent_signed_at,
+                 session.administration.started_at, session.monitoring.discharged_at)
+        assert [timezone.localdate(moment) for moment in times] == [day] * 4, session
+        assert list(times) == sorted(times), session
 
 
 def _settings_import(env: dict) -> subprocess.CompletedProcess:
