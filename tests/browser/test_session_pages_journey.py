@@ -180,6 +180,10 @@ def test_nurse_logs_a_whole_session_on_the_session_pages(page, live_server, nurs
         assert f"✓ {label}" in shown
     assert "35.00 mg (0.50 mg/kg)" in shown and "lot LOT-PAGES-1" in shown
     assert "Discharged" in shown and "after 1" in shown  # 129–131 min
+    # Charted after the fact: the dose shows when it was given and when, by whom, entered.
+    administration = page.locator("#steps li", has_text="Treatment administration")
+    assert "by Nora Nurse" in administration.inner_text()
+    assert "charted late" in administration.inner_text()
     assert page.locator("#next-step").count() == 0
     rows = page.locator("#vitals tbody tr").all_inner_texts()
     # Each reading at the time it was taken, in that order: the evaluation's first.
