@@ -42,7 +42,8 @@ def stale_message(instance) -> str:
                 who = user.get_full_name() or user.get_username()
     at = f" at {timezone.localtime(when):%Y-%m-%d %H:%M}" if when else ""
     return (f"This {instance._meta.verbose_name} was changed by {who}{at} after you opened it. "
-            "Reload the page to see the change, then enter yours again.")
+            "Open the page again to see the change (the browser's reload would send your old "
+            "page again), then enter yours.")
 
 
 def version_check(*, instance, submitted_version: int | None) -> None:

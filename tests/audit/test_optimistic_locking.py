@@ -39,7 +39,7 @@ def test_second_patient_edit_from_a_stale_page_is_refused_with_who_and_when():
     page = _errors(bob_client.post(url, bob_data))
 
     assert "changed by Alice Avery at" in page
-    assert "Reload the page" in page
+    assert "Open the page again to see the change" in page
     patient.refresh_from_db()
     assert (patient.first_name, patient.phone) == ("Dana", "+1 555 0111")
 

@@ -22,8 +22,9 @@ from tests.factories import SessionFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 STALE = re.compile(r"This evaluation was changed by Nora Nurse at "
-                   r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) after you opened it\. Reload the page to "
-                   r"see the change, then enter yours again\.")
+                   r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) after you opened it\. Open the page again "
+                   r"to see the change \(the browser's reload would send your old page again\), "
+                   r"then enter yours\.")
 
 
 @pytest.fixture

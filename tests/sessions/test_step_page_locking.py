@@ -42,7 +42,7 @@ def test_second_nurse_recording_the_same_step_from_an_open_page_is_refused(sessi
 
     assert refused.status_code == 409
     page = refused.content.decode()
-    assert "changed by Alice Avery at" in page and "Reload the page" in page
+    assert "changed by Alice Avery at" in page and "Open the page again to see the change" in page
     consultation = Consultation.objects.get(session=session)
     assert (consultation.current_symptoms, consultation.recorded_by, consultation.version) == (
         "Alice's note", alice, 1)
