@@ -128,9 +128,16 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
         return False  # archive instead
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and "reminders_opt_in" in form.changed_data and not obj.reminders_opt_in:
-            services.patient_reminders_opt_out(patient=obj)
+        if change and not form.has_changed():
+            return  # nothing typed: no new version for a colleague's open page to trip on
+        services.patient_save(patient=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model not in (Condition, Medication):
+            return super().save_formset(request, form, formset, change)
+        for record in formset.save(commit=False):
+            services.patient_history_record(record=record)
+        return None
 
     # --- archive and restore: changelist actions, and a confirmation page per patient ----
 

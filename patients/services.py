@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from patients.models import Patient
+from patients.models import Condition, Medication, Patient
 from sessions import reminders
 from sessions.errors import WorkflowError
 from sessions.models import TreatmentSession
@@ -49,3 +49,34 @@ def patient_reminders_opt_out(*, patient: Patient) -> Patient:
         patient.save(update_fields=["reminders_opt_in", "updated_at"])
     reminders.patient_reminders_cancel(patient=patient, reason="Patient opted out.")
     return patient
+
+
+@transaction.atomic
+def patient_save(*, patient: Patient) -> Patient:
+    """Register a patient, or save the details staff keep up to date (name, birth date,
+    contact, time zone, reminder choice). Archiving and restoring have their own services;
+    turning reminders off cancels the pending ones, as the patient's own opt-out does."""
+    opted_out = False
+    if patient.pk is not None:
+        before = (Patient.objects.select_for_update().only("reminders_opt_in", "is_archived")
+                  .get(pk=patient.pk))
+        if patient.is_archived != before.is_archived:
+            raise WorkflowError("Archive or restore a patient with the Archive or Restore "
+                                "action, which also handles their reminders.")
+        opted_out = before.reminders_opt_in and not patient.reminders_opt_in
+    patient.full_clean()
+    patient.save()
+    if opted_out:
+        reminders.patient_reminders_cancel(patient=patient, reason="Patient opted out.")
+    return patient
+
+
+@transaction.atomic
+def patient_history_record(*, record: Condition | Medication) -> Condition | Medication:
+    """Add or update one condition or medication of a patient's history. They are never
+    deleted: one that no longer applies is marked inactive, and the evaluation's safety
+    findings read only the active ones."""
+    Patient.objects.select_for_update().filter(pk=record.patient_id).exists()
+    record.full_clean()
+    record.save()
+    return record
