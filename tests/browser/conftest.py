@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.factories import UserFactory
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking"]
@@ -47,6 +49,18 @@ def page(browser):
     # test database is flushed or dropped.
     page.wait_for_load_state("networkidle")
     context.close()
+
+
+@pytest.fixture
+def nurse(transactional_db):
+    """Nora Nurse, whose name the journeys read on the pages (who entered what, who changed a
+    record meanwhile)."""
+    return UserFactory(username="nurse1", role="Nurse", first_name="Nora", last_name="Nurse")
+
+
+@pytest.fixture
+def clinician(transactional_db):
+    return UserFactory(username="clinician1", role="Clinician")
 
 
 @pytest.fixture

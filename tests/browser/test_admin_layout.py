@@ -10,17 +10,12 @@ from django.utils import timezone
 
 from sessions import services
 from sessions.models import VitalSign
-from tests.browser.test_clinician_pages import log_in
-from tests.factories import SessionFactory, UserFactory, symptom
+from tests.browser.journeys import log_in
+from tests.factories import SessionFactory, symptom
 from tests.pages import complete_session
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 CLINIC_ZONE = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def nurse(transactional_db):
-    return UserFactory(username="nurse1", role="Nurse")
 
 
 def _busy_monitoring(nurse):

@@ -4,7 +4,7 @@ search offers only that patient's active courses, each named by its patient."""
 import pytest
 
 from sessions.models import TreatmentCourse
-from tests.browser.test_clinician_pages import log_in
+from tests.browser.journeys import log_in
 from tests.factories import CourseFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

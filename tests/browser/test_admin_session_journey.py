@@ -17,20 +17,10 @@ from tests.browser.admin_steps import (
     saved_message,
     session_admin_url,
 )
-from tests.browser.test_clinician_pages import log_in
-from tests.factories import SessionFactory, UserFactory
+from tests.browser.journeys import log_in
+from tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def nurse(transactional_db):
-    return UserFactory(username="nurse1", role="Nurse", first_name="Nora", last_name="Nurse")
-
-
-@pytest.fixture
-def clinician(transactional_db):
-    return UserFactory(username="clinician1", role="Clinician")
 
 
 def test_nurse_logs_a_whole_session_in_the_admin(page, live_server, nurse, clinician,

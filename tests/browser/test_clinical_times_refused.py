@@ -18,21 +18,11 @@ from tests.browser.admin_steps import (
     session_admin_url,
 )
 from tests.browser.journeys import local_input, log_in
-from tests.factories import SessionFactory, UserFactory
+from tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 BAD_REQUEST = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
-
-
-@pytest.fixture
-def nurse(transactional_db):
-    return UserFactory(username="nurse1", role="Nurse", first_name="Nora", last_name="Nurse")
-
-
-@pytest.fixture
-def clinician(transactional_db):
-    return UserFactory(username="clinician1", role="Clinician")
 
 
 @pytest.fixture

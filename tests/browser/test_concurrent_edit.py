@@ -34,11 +34,6 @@ def nurses(transactional_db):
 
 
 @pytest.fixture
-def clinician(transactional_db):
-    return UserFactory(username="clinician1", role="Clinician")
-
-
-@pytest.fixture
 def two_pages(browser):
     """One page per nurse, each in its own browser context (own cookies: own login)."""
     contexts, pages = [], []

@@ -18,19 +18,9 @@ from sessions.models import (
     VitalSign,
 )
 from tests.browser.journeys import local_input, log_in
-from tests.factories import SessionFactory, UserFactory, symptom
+from tests.factories import SessionFactory, symptom
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def nurse(transactional_db):
-    return UserFactory(username="nurse1", role="Nurse", first_name="Nora", last_name="Nurse")
-
-
-@pytest.fixture
-def clinician(transactional_db):
-    return UserFactory(username="clinician1", role="Clinician")
 
 
 def click_save(page) -> None:

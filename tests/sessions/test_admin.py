@@ -186,6 +186,44 @@ def test_admin_shows_refused_administration_as_a_form_error(client, nurse, sessi
     assert session.step_record("administration") is None
 
 
+def test_a_refused_evaluation_corrected_on_the_page_it_left_saves(client, nurse, session,
+                                                                  advance):
+    """The page re-rendered after a refusal is what the nurse corrects and posts again: it
+    keeps the steps before as they were (editable, with their versions) and the step reached,
+    so the correction saves instead of a false "changed by … after you opened it"."""
+    advance(session, through="consultation")
+    client.force_login(nurse)
+    logger = AdminSessionLogger(client, session)
+    refused = logger.submit("evaluation-0", **evaluation_data(systolic_mmhg=164,
+                                                              diastolic_mmhg=98))
+    assert "cannot be cleared" in errors_of(refused)
+    page = refused.content.decode()
+    assert 'name="consultation-0-mental_health_history"' in page  # not turned read-only
+    assert "Medical evaluation" in page.split("field-current_step_column")[-1][:400]
+
+    data = form_data(refused)
+    set_fields(data, "evaluation-0", systolic_mmhg=128, diastolic_mmhg=82)
+    corrected = client.post(logger.url, data)
+
+    assert corrected.status_code == 302, errors_of(corrected)
+    session.refresh_from_db()
+    assert session.evaluation.systolic_mmhg == 128
+    assert session.consultation.version == 1
+
+
+def test_a_frozen_step_posted_back_as_rendered_does_not_block_the_next(client, nurse, session,
+                                                                       advance):
+    """After the evaluation the consultation is read-only; its version still travels with the
+    page, so saving the expectations is not refused as a conflict."""
+    advance(session, through="evaluation")
+    client.force_login(nurse)
+    response = AdminSessionLogger(client, session).submit("expectation_setting-0",
+                                                          **expectations_data())
+    assert response.status_code == 302, errors_of(response)
+    session.refresh_from_db()
+    assert session.expectation_setting.consent_signed
+
+
 def test_admin_refuses_nurse_clearing_a_blocked_patient_on_the_decision_field(
         client, nurse, session, advance):
     advance(session, through="consultation")
