@@ -11,6 +11,22 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.worker_init.connect
+@signals.beat_init.connect
+def clinic_policy_required(**kwargs) -> None:
+    """Workers and beat run no system checks: a typo in the clinic policy stops them at start,
+    not at the first reminder that reads it. SystemExit, because Celery logs and carries on
+    past any Exception a signal handler raises."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from clinic.checks import clinic_policy_required as required
+
+    try:
+        required()
+    except ImproperlyConfigured as error:
+        raise SystemExit(str(error)) from error
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def database_connections_as_between_requests(sender=None, **kwargs) -> None:

@@ -105,6 +105,17 @@ def clinic_policy_check(app_configs=None, **kwargs):
             for problem in problems]
 
 
+def clinic_policy_required() -> None:
+    """Stop a process that runs no system checks (gunicorn, Celery workers and beat) when the
+    clinic policy has a typo, with the same messages `manage.py check` gives."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = clinic_policy_check()
+    if errors:
+        raise ImproperlyConfigured("Clinic policy is misconfigured:\n" + "\n".join(
+            f"{error.id}: {error.msg}" for error in errors))
+
+
 # --- who was chosen for a role before roles decided it (manage.py check --database default) ---
 
 ROLE_CHECK_SHOWN = 5

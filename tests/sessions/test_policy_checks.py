@@ -139,3 +139,30 @@ def test_loading_a_bad_policy_raises_the_one_policy_error_naming_its_key(setting
         "CLINIC_SAFETY", "min_observation_minutes")
     assert (reminders_error.value.setting, reminders_error.value.key) == (
         "CLINIC_REMINDERS", "follow_up_local_time")
+
+
+# --- processes that run no system checks: gunicorn, Celery workers and beat ------------------
+
+def test_the_web_server_does_not_start_with_a_policy_typo(tmp_path):
+    """gunicorn imports clinic.wsgi: a misspelt threshold stops it there, with the check's
+    message."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CLINIC_SAFETY": '{"hold_sytolic_mmhg": 150}',
+           "DJANGO_SETTINGS_MODULE": "clinic.test_settings", "CLINIC_VAR_DIR": str(tmp_path)}
+    started = subprocess.run([sys.executable, "-c", "import clinic.wsgi"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "clinic.E010" in started.stderr and "hold_sytolic_mmhg" in started.stderr
+
+
+def test_a_worker_or_beat_does_not_start_with_a_policy_typo(settings):
+    from clinic.celery import clinic_policy_required  # on worker_init and beat_init
+
+    settings.CLINIC_REMINDERS = {"lease_seconds": "ten minutes"}
+    with pytest.raises(SystemExit, match="clinic.E011"):
+        clinic_policy_required()
+    settings.CLINIC_REMINDERS = {}
+    clinic_policy_required()  # a valid policy starts
