@@ -52,8 +52,9 @@ def test_completed_session_is_emailed_via_beat_worker_redis_and_smtp(broker_url,
     clinician = UserFactory(username="clinician-beat", role="Clinician")
     patient = PatientFactory(email="kim@example.test")
     course = CourseFactory(patient=patient, responsible_clinician=clinician)
+    # This morning's session, charted now: the first dose was 150 minutes ago.
     session = services.session_schedule(patient=patient, course=course, clinician=clinician,
-                                        scheduled_at=timezone.now() + timedelta(minutes=5))
+                                        scheduled_at=timezone.now() - timedelta(hours=3))
     advance(session, through="administration")
     services.monitoring_record(session=session, recorded_by=nurse, **monitoring_data())
     check_in = Reminder.objects.get(session=session, kind="post_session_checkin")
