@@ -62,6 +62,8 @@ class SessionTimeoutMiddleware:
                 reason = (f"You were logged out after {minutes} minutes without activity. "
                           "Please log in again.")
             if reason:
+                # A timeout ends this browser's session only; logging out ends them all.
+                request.session_timed_out = True
                 logout(request)
                 messages.warning(request, reason)
                 return HttpResponseRedirect(_with_next(login_url(request), request))

@@ -98,6 +98,22 @@ def staff_session_register(*, user: AbstractBaseUser, session_key: str | None) -
         StaffSession.objects.update_or_create(session_key=session_key, defaults={"user": user})
 
 
+def staff_session_forget(*, session_key: str | None) -> None:
+    """This session is ending on its own (a timeout): stop tracking it."""
+    if session_key:
+        StaffSession.objects.filter(session_key=session_key).delete()
+
+
+def staff_session_rekey(*, request) -> None:
+    """A new session key once the second factor is verified, so a key seen before the second
+    step (a shared workstation, a captured cookie) is worth nothing after it; the session
+    stays tracked under its new key (logout everywhere still ends it)."""
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    StaffSession.objects.filter(session_key=old_key).update(
+        session_key=request.session.session_key)
+
+
 def staff_sessions_end(*, user: AbstractBaseUser) -> int:
     """End every session the user has open (logout ends them everywhere)."""
     store = import_module(settings.SESSION_ENGINE).SessionStore

@@ -22,5 +22,11 @@ def _session_register(sender, request, user, **kwargs):
 
 @receiver(user_logged_out, dispatch_uid="security_sessions_end")
 def _sessions_end(sender, request, user, **kwargs):
-    if user is not None:
+    if user is None:
+        return
+    if getattr(request, "session_timed_out", False):
+        # An idle tab timing out ends that browser's session (logout flushes it next), not the
+        # user's sessions on other computers.
+        services.staff_session_forget(session_key=request.session.session_key)
+    else:
         services.staff_sessions_end(user=user)

@@ -54,6 +54,7 @@ def verify(request):
                                                token=form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
+            services.staff_session_rekey(request=request)
             return HttpResponseRedirect(_next_url(request))
         form.add_error("token", "That code is not valid (or was already used). Try the current "
                                 "code from your app.")
@@ -71,6 +72,7 @@ def setup(request):
     if request.method == "POST" and form.is_valid():
         if services.totp_device_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
+            services.staff_session_rekey(request=request)
             codes = services.backup_codes_generate(user=request.user)
             return render(request, "security/backup_codes.html",
                           _context(request, codes=codes, title="Your backup codes"))

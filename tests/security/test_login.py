@@ -86,6 +86,41 @@ def test_idle_session_ends_after_fifteen_minutes_with_a_message(nurse):
     assert not is_logged_in(client)
 
 
+def test_an_idle_tab_timing_out_ends_only_its_own_session():
+    UserFactory(username="nurse6", role="Nurse")
+    ward, desk = Client(), Client()
+    for client in (ward, desk):
+        assert admin_login(client, "nurse6", PASSWORD).status_code == 302
+    _stamp(ward, **{LAST_SEEN_KEY: 16 * 60})
+
+    assert not is_logged_in(ward)  # the idle one is logged out
+    assert is_logged_in(desk)  # the nurse working at the desk is not
+    assert desk.post(reverse("admin:logout")).status_code in (200, 302)
+    assert not is_logged_in(desk)
+
+
+def test_the_session_key_changes_once_the_second_factor_is_verified():
+    from security.models import StaffSession
+    from tests.security.totp import confirmed_totp_device, current_code
+
+    doc = UserFactory(username="doc2", role="Clinician")
+    device = confirmed_totp_device(doc)
+    browser = Client()
+    admin_login(browser, "doc2", PASSWORD)
+    before_second_factor = browser.cookies["sessionid"].value
+    assert browser.post(reverse("security:verify"), {"token": current_code(device),
+                                                     "next": ADMIN_INDEX}).status_code == 302
+    after = browser.cookies["sessionid"].value
+
+    assert after != before_second_factor
+    assert is_logged_in(browser)
+    replay = Client()  # a cookie captured before the code was typed is worth nothing now
+    replay.cookies["sessionid"] = before_second_factor
+    assert not is_logged_in(replay)
+    assert StaffSession.objects.filter(user=doc).values_list("session_key", flat=True).get() \
+        == after  # logout everywhere still ends it
+
+
 def test_session_ends_twelve_hours_after_login_even_when_active(nurse):
     client = Client()
     client.force_login(nurse)
