@@ -1,5 +1,10 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import (
+    LoginView,
+    LogoutView,
+    PasswordChangeDoneView,
+    PasswordChangeView,
+)
 from django.urls import include, path
 
 from clinic.views import account, favicon, healthz
@@ -16,8 +21,13 @@ urlpatterns = [
     # through its authentication backend). Mounted before the include below so it wins.
     path("accounts/login/", LoginView.as_view(authentication_form=ClinicAuthenticationForm,
                                               redirect_authenticated_user=True), name="login"),
-    # Logout and password change; the URL name "login" is what LOGIN_URL points to.
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Logout and password change. No self-service password reset: it was open to anyone with
+    # no rate limit, and reset links by email would let a mailbox stand in for the second
+    # factor; a forgotten password is reset by the clinic admin (README, Security).
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", PasswordChangeDoneView.as_view(),
+         name="password_change_done"),
     path("patients/", include("patients.urls")),
     path("", include("sessions.urls")),
 ]

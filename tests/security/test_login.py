@@ -278,3 +278,10 @@ def test_demo_accounts_work_in_development():
     client = Client()
     assert admin_login(client, "nurse", "demo-nurse-pass-2026").status_code == 302
     assert get_user_model().objects.get(username="nurse").last_login is not None
+
+
+@pytest.mark.parametrize("path", ["/accounts/password_reset/", "/accounts/password_reset/done/",
+                                  "/accounts/reset/MQ/set-password/", "/accounts/reset/done/"])
+def test_there_is_no_self_service_password_reset(path):
+    """Anyone could ask for reset emails, with no limit; the clinic admin resets passwords."""
+    assert Client().get(path).status_code == 404

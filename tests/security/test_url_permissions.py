@@ -120,10 +120,6 @@ OTHER_URLS = {
     "logout": Expect(shown=NOBODY, default=METHOD_NOT_ALLOWED),  # POST only, for everyone
     "password_change": Expect(shown=STAFF),
     "password_change_done": Expect(shown=STAFF),
-    "password_reset": Expect(shown=STAFF | {ANON}),
-    "password_reset_done": Expect(shown=STAFF | {ANON}),
-    "password_reset_confirm": Expect(shown=STAFF | {ANON}),  # a bad link: "invalid", 200
-    "password_reset_complete": Expect(shown=STAFF | {ANON}),
     # --- clinician pages: the schedule for whoever schedules; clinical pages for nurses and
     # clinicians only; the clinic admin sees no patient records at all --------------------
     "dashboard": Expect(shown=frozenset({FD, NURSE, CLIN, SUPER})),
@@ -168,7 +164,6 @@ def _observed_session(objects):
 
 URL_ARGUMENTS = {  # URL name -> objects -> [kwargs], for the non-admin pages with arguments
     "reminder_opt_out": lambda o: [{"token": opt_out_token(o[Patient])}],
-    "password_reset_confirm": lambda o: [{"uidb64": "MQ", "token": "set-password"}],
     "patient_history": lambda o: [{"pk": o[Patient].pk}],
     "patient_sessions_csv": lambda o: [{"pk": o[Patient].pk}],
     "patient_side_effects_csv": lambda o: [{"pk": o[Patient].pk}],
