@@ -12,9 +12,9 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from sessions import ics, reminders, services
-from sessions.models import FollowUp, Reminder
+from sessions.models import FollowUp, Reminder, SideEffectObservation
 from sessions.reminder_emails import format_local, message_id, reminder_email
-from tests.factories import CourseFactory, PatientFactory, SessionFactory
+from tests.factories import CourseFactory, PatientFactory, SessionFactory, symptom
 
 pytestmark = pytest.mark.django_db
 
@@ -96,15 +96,41 @@ def test_ics_is_rfc5545_shaped():
     assert not re.search(r"(?<!\r)\n", text)
 
 
-def test_clinician_alert_carries_no_patient_name(clinician):
+def _clinician_alerts(clinician, nurse) -> list[Reminder]:
+    """One alert for a serious, severe side effect and one for a self-harm answer."""
     session = SessionFactory(course__responsible_clinician=clinician)
-    alert = Reminder.objects.create(kind="clinician_alert", cause="consultation:1",
-                                    patient=session.patient, session=session,
-                                    recipient_user=clinician, due_at=timezone.now())
-    email = reminder_email(alert)
-    assert email.to == [clinician.email]
-    assert session.patient.first_name not in everything_the_patient_sees(email).title()
-    assert session.patient.mrn in email.subject
+    observation = SideEffectObservation.objects.create(
+        session=session, symptom=symptom("Nausea"), severity="severe", is_serious=True,
+        onset_at=timezone.now(), recorded_by=nurse)
+    side_effect = Reminder.objects.create(
+        kind="clinician_alert", cause=f"observation:{observation.pk}", patient=session.patient,
+        session=session, observation=observation, recipient_user=clinician,
+        due_at=timezone.now())
+    self_harm = Reminder.objects.create(
+        kind="clinician_alert", cause="consultation:1", patient=session.patient,
+        session=session, recipient_user=clinician, due_at=timezone.now())
+    return [side_effect, self_harm]
+
+
+def test_clinician_alert_says_a_patient_needs_review_and_links_to_the_record_only(
+        clinician, nurse):
+    """Email is forwarded, synced to phones and kept by mail servers: the alert names no
+    patient, no identifier, no symptom and no kind of event; the record says what happened."""
+    for alert in _clinician_alerts(clinician, nurse):
+        email = reminder_email(alert)
+        patient = alert.patient
+        assert email.to == [clinician.email]
+        assert email.subject == "A patient needs your review"
+        html = email.alternatives[0][0]
+        assert "A patient needs your review." in email.body and "needs your review" in html
+        assert f"/sessions/{alert.session_id}/" in email.body
+        assert f"/patients/{patient.pk}/" in email.body
+        text = "\n".join([email.subject, email.body, html])
+        without_links = re.sub(r"https?://\S+|href=\"[^\"]*\"", "", text).lower()
+        for disclosing in (patient.mrn, patient.first_name, patient.last_name, "nausea",
+                           "severe", "serious", "side effect", "phq", "self-harm", "event",
+                           "safety", str(alert.session_id)):
+            assert disclosing.lower() not in without_links, disclosing
 
 
 def test_reminder_emails_are_the_bytes_django_would_send(clinician):
