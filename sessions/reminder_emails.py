@@ -175,5 +175,5 @@ def reminder_email(reminder: Reminder, *, connection=None) -> ReminderEmail:
             summary="Appointment", description=config.preparation_text,
             location=config.location, stamp=timezone.now(),
             sequence=int(session.updated_at.timestamp()),
-        ), "text/calendar; method=PUBLISH; charset=utf-8")
+        ), "text/calendar; method=PUBLISH")  # Django adds the charset (utf-8) itself
     return email

@@ -156,3 +156,31 @@ def test_reminder_emails_are_the_bytes_django_would_send(clinician):
         assert [part.get_content_type() for part in parsed.walk()][:3] in (
             ["multipart/alternative", "text/plain", "text/html"],
             ["multipart/mixed", "multipart/alternative", "text/plain"])
+
+
+def test_ics_escapes_a_lone_carriage_return():
+    """A location typed on an old system ends its lines with a bare CR; left as is, a
+    calendar reads it as the end of the property line."""
+    text = ics.event(uid="a-2@example.test", start=datetime(2027, 3, 15, 13, tzinfo=UTC),
+                     end=datetime(2027, 3, 15, 16, tzinfo=UTC), summary="Appointment",
+                     description="Line one\rLine two\r\nLine three\nLine four\x07",
+                     location="12 Main St\rBack entrance", stamp=datetime(2027, 3, 1, tzinfo=UTC))
+    assert not re.search(r"\r(?!\n)", text)
+    unfolded = text.replace("\r\n ", "")
+    assert "LOCATION:12 Main St\\nBack entrance\r\n" in unfolded
+    assert "DESCRIPTION:Line one\\nLine two\\nLine three\\nLine four\r\n" in unfolded
+
+
+def test_calendar_attachment_declares_its_charset_once(clinician, settings):
+    settings.CLINIC_REMINDERS = {**settings.CLINIC_REMINDERS,
+                                 "location": "12 Main St\rBack entrance, Suite 4"}
+    upcoming = patient_reminders(clinician)[0]
+    sent = reminder_email(upcoming).message().as_bytes(linesep="\r\n")
+    [calendar] = [part for part in message_from_bytes(sent).walk()
+                  if part.get_content_type() == "text/calendar"]
+    assert calendar["Content-Type"].lower().count("charset") == 1
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_content_charset() == "utf-8"
+    text = calendar.get_payload(decode=True).decode("utf-8")
+    assert "12 Main St\\nBack entrance\\, Suite 4" in text.replace("\r\n ", "")
+    assert not re.search(r"\r(?!\n)", text)
