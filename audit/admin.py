@@ -1,6 +1,9 @@
 from django.contrib import admin
-from django.http import HttpResponseNotAllowed
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.utils import get_history_model_for_model
 
 from audit.models import PatientAccess
 from audit.services import patient_access_record
@@ -77,9 +80,26 @@ class ClinicHistoryAdmin(SimpleHistoryAdmin):
     SIMPLE_HISTORY_REVERT_DISABLED says, checking only view permission: that would let a
     view-only role write, and would bypass the workflow services. Versions are evidence; they
     are only shown.
+
+    django-simple-history puts the ids from the URL straight into a query, so a typed URL
+    such as ``…/abc/history/`` or ``…/1/history/%00/`` raised ValueError (a 500) before any
+    permission check: ids the primary key cannot hold are a 404 here.
     """
+
+    def history_view(self, request, object_id, extra_context=None):
+        _parsed_or_404(self.model, unquote(object_id))
+        return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET"])
+        _parsed_or_404(self.model, unquote(object_id))
+        _parsed_or_404(get_history_model_for_model(self.model), version_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def _parsed_or_404(model, object_id: str) -> None:
+    try:
+        model._meta.pk.to_python(object_id)
+    except (ValidationError, ValueError, TypeError) as error:
+        raise Http404(f"No {model._meta.verbose_name} has that id.") from error

@@ -6,6 +6,8 @@ security checks run with ``--deploy``; the clinic policy checks run on every ``c
 """
 
 from datetime import timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -80,6 +82,38 @@ def demo_accounts_check(app_configs=None, databases=None, **kwargs):
                       hint="Deactivate them or change their passwords in the admin.",
                       id="clinic.E003")]
     return []
+
+
+def _local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+@register(Tags.security, deploy=True)
+def site_url_check(app_configs=None, **kwargs):
+    """Every email links to CLINIC_REMINDERS['site_url'] (the opt-out link, a clinician's
+    alert): left at its development default, production emails point at the reader's own
+    computer. With DEBUG off it must be the clinic's public https address."""
+    if settings.DEBUG:
+        return []
+    from sessions.reminders import ReminderSettings
+
+    if ReminderSettings.settings_errors():
+        return []  # clinic_policy_check names the problem
+    site_url = ReminderSettings.from_settings().site_url
+    parts = urlsplit(site_url)
+    if parts.scheme == "https" and parts.hostname and not _local_host(parts.hostname):
+        return []
+    return [Error(f"CLINIC_REMINDERS['site_url'] is {site_url!r}: emails would link there "
+                  "instead of to the clinic's site.",
+                  hint='Set CLINIC_REMINDERS to e.g. {"site_url": "https://clinic.example.org"}, '
+                       "the https address staff and patients open.",
+                  id="clinic.E004")]
 
 
 # --- clinic policy: CLINIC_SAFETY and CLINIC_REMINDERS --------------------------------------

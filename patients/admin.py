@@ -110,10 +110,13 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
         )
 
     def get_search_results(self, request, queryset, search_term):
+        # The date of birth widens the search, within what the list is already filtered to
+        # (archived or not, the role's rows): the queryset passed in, not all patients.
+        filtered = queryset
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         born_on = parse_search_date(search_term)
         if born_on:
-            queryset |= self.model.objects.filter(date_of_birth=born_on)
+            queryset |= filtered.filter(date_of_birth=born_on)
         return queryset, may_have_duplicates
 
     @admin.display(description="risk flags")

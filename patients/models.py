@@ -111,6 +111,7 @@ class Patient(Versioned):
             models.CheckConstraint(
                 condition=Q(is_archived=False) | Q(archived_at__isnull=False),
                 name="patient_archived_has_time",
+                violation_error_message="An archived patient needs the time of archiving.",
             ),
         ]
 

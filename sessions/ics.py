@@ -5,9 +5,16 @@ from datetime import UTC, datetime
 
 
 def escape_text(value: str) -> str:
-    """RFC 5545 3.3.11: backslash, semicolon, comma and newlines are escaped."""
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    """RFC 5545 3.3.11: backslash, semicolon, comma and newlines are escaped.
+
+    A line break is CRLF, LF or a lone CR (text from older systems): each becomes "\\n"; a
+    CR left in the value would end the property line early. Other control characters are not
+    allowed in a TEXT value (3.3.11) and are dropped; a tab stays.
+    """
+    value = (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+             .replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n"))
+    return "".join(char for char in value
+                   if char == "\t" or (char >= " " and char != "\x7f"))
 
 
 def fold(line: str) -> str:

@@ -47,6 +47,14 @@ def null_or_between(field: str, low, high) -> Q:
     return Q(**{f"{field}__isnull": True}) | between(field, low, high)
 
 
+def range_message(label: str, low, high) -> str:
+    """A check constraint's message: the nurse sees it when the form lets the value through,
+    so it names the field and the range, never the constraint. Django %-formats it with the
+    constraint's name: a literal "%" (SpO2 (%)) is doubled."""
+    message = f"{label[:1].upper()}{label[1:]} must be between {low} and {high}."
+    return message.replace("%", "%%")
+
+
 class Drug(models.TextChoices):
     KETAMINE = "ketamine", "Racemic ketamine"
     ESKETAMINE = "esketamine", "Esketamine"
@@ -95,7 +103,9 @@ class TreatmentCourse(models.Model):
         ordering = ["-started_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=between("planned_sessions", 1, 60),
-                                   name="course_planned_sessions_range"),
+                                   name="course_planned_sessions_range",
+                                   violation_error_message=range_message("planned sessions",
+                                                                         1, 60)),
             models.CheckConstraint(
                 condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
                 name="course_ends_after_start",
@@ -154,10 +164,12 @@ class TreatmentSession(Versioned):
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(completed_at__isnull=False),
                 name="session_completed_has_time",
+                violation_error_message="A completed session needs the time it was completed.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
                 name="session_cancelled_has_time",
+                violation_error_message="A cancelled session needs the time it was cancelled.",
             ),
         ]
 
@@ -238,8 +250,17 @@ ITEM_CHOICES = [
 ]
 
 
+PANIC_ATTACKS_MAX = 500  # more since the last session is a typing error
+
+
 def _item_field(question: str) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(question, choices=ITEM_CHOICES)
+
+
+def _item_label(name: str) -> str:
+    """"phq9_item_9" -> "PHQ-9 item 9"."""
+    scale, _, number = name.partition("_item_")
+    return f"{ {'phq9': 'PHQ-9', 'gad7': 'GAD-7'}[scale]} item {number}"
 
 
 class Consultation(StepRecord):
@@ -251,7 +272,9 @@ class Consultation(StepRecord):
     panic_concerns = models.BooleanField(
         "concerned about panic attacks", default=False,
     )
-    panic_attacks_since_last_session = models.PositiveSmallIntegerField(default=0)
+    panic_attacks_since_last_session = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(PANIC_ATTACKS_MAX)],
+    )
     phq9_item_1 = _item_field(PHQ9_QUESTIONS[0])
     phq9_item_2 = _item_field(PHQ9_QUESTIONS[1])
     phq9_item_3 = _item_field(PHQ9_QUESTIONS[2])
@@ -271,10 +294,15 @@ class Consultation(StepRecord):
 
     class Meta:
         constraints = [
-            *[models.CheckConstraint(condition=between(name, 0, 3), name=f"consult_{name}_range")
+            *[models.CheckConstraint(condition=between(name, 0, 3), name=f"consult_{name}_range",
+                                     violation_error_message=range_message(
+                                         _item_label(name), 0, 3))
               for name in PHQ9_FIELDS + GAD7_FIELDS],
-            models.CheckConstraint(condition=Q(panic_attacks_since_last_session__lte=500),
-                                   name="consult_panic_attacks_range"),
+            models.CheckConstraint(
+                condition=Q(panic_attacks_since_last_session__lte=PANIC_ATTACKS_MAX),
+                name="consult_panic_attacks_range",
+                violation_error_message=range_message("panic attacks since the last session",
+                                                      0, PANIC_ATTACKS_MAX)),
         ]
 
     def __str__(self) -> str:
@@ -342,6 +370,7 @@ def _vital_constraints(prefix: str, *, optional: tuple[str, ...]) -> list:
             condition=(null_or_between(name, low, high) if name in optional
                        else between(name, low, high)),
             name=f"{prefix}_{name}_range",
+            violation_error_message=range_message(VITAL_LABELS[name], low, high),
         )
         for name, (low, high) in VITAL_RANGES.items()
     ]
@@ -396,7 +425,8 @@ class Evaluation(StepRecord):
         constraints = [
             *_vital_constraints("evaluation", optional=("respiratory_rate_per_min",)),
             models.CheckConstraint(condition=between("weight_kg", 20, 350),
-                                   name="evaluation_weight_range"),
+                                   name="evaluation_weight_range",
+                                   violation_error_message=range_message("weight (kg)", 20, 350)),
             models.CheckConstraint(
                 condition=~(Q(decision="cleared") & Q(blocked=True) & Q(override_reason="")),
                 name="evaluation_blocked_clear_needs_reason",
@@ -472,9 +502,13 @@ class Administration(StepRecord):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(dose_mg__gt=0), name="administration_dose_positive"),
+            models.CheckConstraint(condition=Q(dose_mg__gt=0), name="administration_dose_positive",
+                                   violation_error_message="Enter a dose above 0 mg."),
+            # A dose charted as 0.00 mg/kg (0.01 mg for 80 kg) is a typing error.
             models.CheckConstraint(condition=Q(dose_mg_per_kg__gt=0),
-                                   name="administration_dose_per_kg_positive"),
+                                   name="administration_dose_per_kg_positive",
+                                   violation_error_message="The dose is below 0.01 mg/kg at "
+                                                           "this weight: check the dose in mg."),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
                 name="administration_ends_after_start",
@@ -520,9 +554,11 @@ class Monitoring(StepRecord):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=between("cadss_score", 0, 92),
-                                   name="monitoring_cadss_range"),
+                                   name="monitoring_cadss_range",
+                                   violation_error_message=range_message("CADSS", 0, 92)),
             models.CheckConstraint(condition=between("moaas_score", 0, 5),
-                                   name="monitoring_moaas_range"),
+                                   name="monitoring_moaas_range",
+                                   violation_error_message=range_message("MOAA/S", 0, 5)),
             models.CheckConstraint(condition=Q(discharge_criteria_met=True),
                                    name="monitoring_discharge_criteria_met",
                                    violation_error_message="Discharge criteria must be met."),
@@ -727,6 +763,7 @@ class SideEffectObservation(models.Model):
                 condition=Q(signed_off_by__isnull=True, signed_off_at__isnull=True)
                 | Q(signed_off_by__isnull=False, signed_off_at__isnull=False),
                 name="sideeffect_sign_off_complete",
+                violation_error_message="A sign-off needs both who signed off and when.",
             ),
         ]
 
@@ -807,6 +844,7 @@ class Reminder(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="reminder_sent_has_time",
+                violation_error_message="A sent reminder needs the time it was sent.",
             ),
         ]
 

@@ -3,7 +3,10 @@ templates/emails/, an .ics attachment for upcoming appointments, a deterministic
 a signed one-click opt-out link (RFC 8058 List-Unsubscribe-Post).
 
 Patient emails carry the minimum of health information (tests render every template against a
-banned-word list): no drug, diagnosis, symptom or treatment word, a neutral sender name.
+banned-word list): no drug, diagnosis, symptom or treatment word, a neutral sender name. A
+clinician's alert says only that a patient needs review, with links into the record: email is
+forwarded, synced to phones and kept by mail servers, so no identifier (MRN), symptom or kind
+of event goes in it.
 """
 
 import secrets
@@ -34,7 +37,7 @@ SUBJECTS = {
     Reminder.Kind.UPCOMING_SESSION: "Your appointment on {when}",
     Reminder.Kind.POST_SESSION_CHECKIN: "Checking in after your visit",
     Reminder.Kind.FOLLOW_UP_CHECK: "A check-in from your care team",
-    Reminder.Kind.CLINICIAN_ALERT: "Safety alert for patient {mrn}: please review today",
+    Reminder.Kind.CLINICIAN_ALERT: "A patient needs your review",
 }
 
 
@@ -114,18 +117,17 @@ def format_local(moment, zone) -> str:
 
 def reminder_context(reminder: Reminder, config: ReminderSettings) -> dict:
     patient = reminder.patient
-    context = {"patient_first_name": patient.first_name, "config": config,
-               "preparation_text": config.preparation_text, "location": config.location}
     if reminder.kind == Reminder.Kind.CLINICIAN_ALERT:
-        # Where the clinician acts on it: the session's page, and the patient's history.
+        # Where the clinician acts on it, and nothing more: the session's page, and the
+        # patient's history.
         site = config.site_url.rstrip("/")
-        context.update(mrn=patient.mrn, reminder=reminder, observation=reminder.observation,
-                       session_id=reminder.session_id,
-                       history_url=site + reverse("patient_history", args=[patient.pk]))
+        context = {"history_url": site + reverse("patient_history", args=[patient.pk])}
         if reminder.session_id:
             context["session_url"] = site + reverse("session_detail",
                                                     args=[reminder.session_id])
         return context
+    context = {"patient_first_name": patient.first_name, "config": config,
+               "preparation_text": config.preparation_text, "location": config.location}
     zone = patient_zone(patient)
     context["opt_out_url"] = opt_out_url(patient, config)
     if reminder.session_id:
@@ -150,8 +152,7 @@ def reminder_email(reminder: Reminder, *, connection=None) -> ReminderEmail:
     config = ReminderSettings.from_settings()
     context = reminder_context(reminder, config)
     base = TEMPLATES[reminder.kind]
-    subject = SUBJECTS[reminder.kind].format(
-        when=context.get("appointment_time", ""), mrn=reminder.patient.mrn)
+    subject = SUBJECTS[reminder.kind].format(when=context.get("appointment_time", ""))
     headers = {"Message-ID": message_id(reminder), "Auto-Submitted": "auto-generated"}
     if "opt_out_url" in context:
         headers["List-Unsubscribe"] = f"<{context['opt_out_url']}>"
@@ -174,5 +175,5 @@ def reminder_email(reminder: Reminder, *, connection=None) -> ReminderEmail:
             summary="Appointment", description=config.preparation_text,
             location=config.location, stamp=timezone.now(),
             sequence=int(session.updated_at.timestamp()),
-        ), "text/calendar; method=PUBLISH; charset=utf-8")
+        ), "text/calendar; method=PUBLISH")  # Django adds the charset (utf-8) itself
     return email

@@ -2,7 +2,7 @@
 list and from the patient's page, with the outcome shown as a message — never a 500."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -156,3 +156,18 @@ def test_restore_action_on_the_list_restores_the_archived_and_refuses_the_others
     assert "2 patients restored." in shown
     assert f"{active}: This patient is not archived." in shown
     assert not Patient.objects.filter(is_archived=True).exists()
+
+
+@pytest.mark.parametrize("filters", [{"is_archived__exact": "1"}, {"is_archived__exact": "0"}])
+def test_searching_by_date_of_birth_keeps_the_other_filters(client, nurse, filters):
+    """A birth date searched on the archived list must not bring back active patients (nor
+    the other way round): the date is one more way to search, not a way around the filters."""
+    archived = PatientFactory(last_name="Archived", date_of_birth=date(1984, 3, 14))
+    patient_archive(patient=archived)
+    PatientFactory(last_name="Active", date_of_birth=date(1984, 3, 14))
+    PatientFactory(last_name="Other", date_of_birth=date(1990, 1, 1))
+    client.force_login(nurse)
+    for query in ("1984-03-14", "03/14/1984"):
+        response = client.get(CHANGELIST, {"q": query, **filters})
+        shown = {p.last_name for p in response.context["cl"].result_list}
+        assert shown == ({"Archived"} if filters["is_archived__exact"] == "1" else {"Active"})

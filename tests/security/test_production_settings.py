@@ -28,6 +28,7 @@ def _production_env(tmp_path) -> dict:
              if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL")}
     return {**clean, "DJANGO_SETTINGS_MODULE": "clinic.settings", "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "clinic.example.org",
+            "CLINIC_REMINDERS": '{"site_url": "https://clinic.example.org"}',
             "CLINIC_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
 
 
@@ -100,6 +101,31 @@ def test_demo_accounts_check_fires_while_a_demo_password_still_works():
         assert checks.demo_accounts_check() == []
     with override_settings(DEBUG=True):
         assert checks.demo_accounts_check() == []
+
+
+@pytest.mark.parametrize(("site_url", "fires"), [
+    (None, True),  # the development default, http://127.0.0.1:8000
+    ("http://clinic.example.org", True),
+    ("https://localhost:8000", True),
+    ("https://127.0.0.1", True),
+    ("https://[::1]/", True),
+    ("https://0.0.0.0", True),
+    ("https://clinic.example.org", False),
+    ("https://clinic.example.org/ketamine/", False),
+])
+def test_site_url_check_requires_the_clinics_https_address_in_production(site_url, fires):
+    reminders = {} if site_url is None else {"site_url": site_url}
+    with override_settings(DEBUG=False, CLINIC_REMINDERS=reminders):
+        assert [e.id for e in checks.site_url_check()] == (["clinic.E004"] if fires else [])
+    with override_settings(DEBUG=True, CLINIC_REMINDERS=reminders):
+        assert checks.site_url_check() == []
+
+
+def test_check_deploy_fails_when_emails_would_link_to_the_development_address(tmp_path):
+    env = {**_production_env(tmp_path), "CLINIC_REMINDERS": "{}"}
+    result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "clinic.E004" in result.stderr
 
 
 # --- headers on every page ---------------------------------------------------------------------

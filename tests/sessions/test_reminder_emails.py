@@ -12,9 +12,9 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from sessions import ics, reminders, services
-from sessions.models import FollowUp, Reminder
+from sessions.models import FollowUp, Reminder, SideEffectObservation
 from sessions.reminder_emails import format_local, message_id, reminder_email
-from tests.factories import CourseFactory, PatientFactory, SessionFactory
+from tests.factories import CourseFactory, PatientFactory, SessionFactory, symptom
 
 pytestmark = pytest.mark.django_db
 
@@ -96,15 +96,41 @@ def test_ics_is_rfc5545_shaped():
     assert not re.search(r"(?<!\r)\n", text)
 
 
-def test_clinician_alert_carries_no_patient_name(clinician):
+def _clinician_alerts(clinician, nurse) -> list[Reminder]:
+    """One alert for a serious, severe side effect and one for a self-harm answer."""
     session = SessionFactory(course__responsible_clinician=clinician)
-    alert = Reminder.objects.create(kind="clinician_alert", cause="consultation:1",
-                                    patient=session.patient, session=session,
-                                    recipient_user=clinician, due_at=timezone.now())
-    email = reminder_email(alert)
-    assert email.to == [clinician.email]
-    assert session.patient.first_name not in everything_the_patient_sees(email).title()
-    assert session.patient.mrn in email.subject
+    observation = SideEffectObservation.objects.create(
+        session=session, symptom=symptom("Nausea"), severity="severe", is_serious=True,
+        onset_at=timezone.now(), recorded_by=nurse)
+    side_effect = Reminder.objects.create(
+        kind="clinician_alert", cause=f"observation:{observation.pk}", patient=session.patient,
+        session=session, observation=observation, recipient_user=clinician,
+        due_at=timezone.now())
+    self_harm = Reminder.objects.create(
+        kind="clinician_alert", cause="consultation:1", patient=session.patient,
+        session=session, recipient_user=clinician, due_at=timezone.now())
+    return [side_effect, self_harm]
+
+
+def test_clinician_alert_says_a_patient_needs_review_and_links_to_the_record_only(
+        clinician, nurse):
+    """Email is forwarded, synced to phones and kept by mail servers: the alert names no
+    patient, no identifier, no symptom and no kind of event; the record says what happened."""
+    for alert in _clinician_alerts(clinician, nurse):
+        email = reminder_email(alert)
+        patient = alert.patient
+        assert email.to == [clinician.email]
+        assert email.subject == "A patient needs your review"
+        html = email.alternatives[0][0]
+        assert "A patient needs your review." in email.body and "needs your review" in html
+        assert f"/sessions/{alert.session_id}/" in email.body
+        assert f"/patients/{patient.pk}/" in email.body
+        text = "\n".join([email.subject, email.body, html])
+        without_links = re.sub(r"https?://\S+|href=\"[^\"]*\"", "", text).lower()
+        for disclosing in (patient.mrn, patient.first_name, patient.last_name, "nausea",
+                           "severe", "serious", "side effect", "phq", "self-harm", "event",
+                           "safety", f"session: {alert.session_id}"):
+            assert disclosing.lower() not in without_links, disclosing
 
 
 def test_reminder_emails_are_the_bytes_django_would_send(clinician):
@@ -130,3 +156,31 @@ def test_reminder_emails_are_the_bytes_django_would_send(clinician):
         assert [part.get_content_type() for part in parsed.walk()][:3] in (
             ["multipart/alternative", "text/plain", "text/html"],
             ["multipart/mixed", "multipart/alternative", "text/plain"])
+
+
+def test_ics_escapes_a_lone_carriage_return():
+    """A location typed on an old system ends its lines with a bare CR; left as is, a
+    calendar reads it as the end of the property line."""
+    text = ics.event(uid="a-2@example.test", start=datetime(2027, 3, 15, 13, tzinfo=UTC),
+                     end=datetime(2027, 3, 15, 16, tzinfo=UTC), summary="Appointment",
+                     description="Line one\rLine two\r\nLine three\nLine four\x07",
+                     location="12 Main St\rBack entrance", stamp=datetime(2027, 3, 1, tzinfo=UTC))
+    assert not re.search(r"\r(?!\n)", text)
+    unfolded = text.replace("\r\n ", "")
+    assert "LOCATION:12 Main St\\nBack entrance\r\n" in unfolded
+    assert "DESCRIPTION:Line one\\nLine two\\nLine three\\nLine four\r\n" in unfolded
+
+
+def test_calendar_attachment_declares_its_charset_once(clinician, settings):
+    settings.CLINIC_REMINDERS = {**settings.CLINIC_REMINDERS,
+                                 "location": "12 Main St\rBack entrance, Suite 4"}
+    upcoming = patient_reminders(clinician)[0]
+    sent = reminder_email(upcoming).message().as_bytes(linesep="\r\n")
+    [calendar] = [part for part in message_from_bytes(sent).walk()
+                  if part.get_content_type() == "text/calendar"]
+    assert calendar["Content-Type"].lower().count("charset") == 1
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_content_charset() == "utf-8"
+    text = calendar.get_payload(decode=True).decode("utf-8")
+    assert "12 Main St\\nBack entrance\\, Suite 4" in text.replace("\r\n ", "")
+    assert not re.search(r"\r(?!\n)", text)

@@ -219,13 +219,14 @@ def test_row_whose_workers_keep_dying_is_failed_after_the_attempt_budget(
     assert smtp_server.handler.received == []
 
 
-def test_clinician_alert_reaches_the_clinician_without_clinical_detail_in_subject(
+def test_clinician_alert_reaches_the_clinician_without_identifying_or_clinical_detail(
         session, advance, clinician, smtp_server, dispatch):
     advance(session, through="consultation", consultation={"phq9_item_9": 2})
     dispatch()
     [received] = smtp_server.handler.received
     assert received.envelope_to == [clinician.email]
-    assert session.patient.mrn in received.message["Subject"]
+    assert received.message["Subject"] == "A patient needs your review"
+    assert session.patient.mrn not in received.message.as_string()
     assert session.patient.last_name not in received.message.as_string()
     assert Reminder.objects.get(kind="clinician_alert").status == Reminder.Status.SENT
 
