@@ -21,6 +21,17 @@ CLINICAL_VIEW = (
     "treatment_sessions.view_sideeffectobservation",
 )
 
+# A fact derived from clinical data is as clinical as its source, so it is shown only to whoever
+# may read the source. A risk flag says a patient has a panic disorder, heart disease or takes an
+# interacting drug (their conditions and medications). Nurses and clinicians hold these; front
+# desk and the clinic admin do not.
+RISK_FLAG_VIEW = ("patients.view_condition", "patients.view_medication")
+
+
+def sees_risk_flags(user) -> bool:
+    """May `user` see risk flags, or filter patients by them?"""
+    return user.has_perms(RISK_FLAG_VIEW)
+
 
 def requires(*permissions: str) -> Callable:
     """Decorate a view: login required, then every permission in `permissions`."""

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
+from clinic.permissions import sees_risk_flags
 from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
@@ -93,12 +94,12 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
 
     def get_list_display(self, request):
         # Risk flags come from conditions and medications: clinical, not for the front desk.
-        if request.user.has_perm("patients.view_condition"):
+        if sees_risk_flags(request.user):
             return self.list_display
         return tuple(name for name in self.list_display if name != "risk")
 
     def get_list_filter(self, request):
-        if request.user.has_perm("patients.view_condition"):
+        if sees_risk_flags(request.user):
             return self.list_filter
         return tuple(name for name in self.list_filter
                      if not name.startswith(("conditions__", "medications__")))
