@@ -15,6 +15,7 @@ from clinic.permissions import sees_risk_flags
 from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
+from sessions import selectors
 from sessions.errors import WorkflowError
 from sessions.models import Reminder
 
@@ -49,6 +50,10 @@ class PatientReminderInline(admin.TabularInline):
     extra = 0
     ordering = ("-due_at",)
     verbose_name_plural = "reminders"
+
+    def get_queryset(self, request):
+        return selectors.reminders_visible(user=request.user,
+                                           reminders=super().get_queryset(request))
 
     def has_add_permission(self, request, obj=None):
         return False
