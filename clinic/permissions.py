@@ -21,6 +21,27 @@ CLINICAL_VIEW = (
     "treatment_sessions.view_sideeffectobservation",
 )
 
+# A fact derived from clinical data is as clinical as its source, so it is shown only to whoever
+# may read the source. A risk flag says a patient has a panic disorder, heart disease or takes an
+# interacting drug (their conditions and medications); a clinician safety alert, and its cause,
+# say they had a severe side effect or answered the self-harm question (side effects and
+# consultations). Nurses and clinicians hold both; front desk and the clinic admin neither.
+RISK_FLAG_VIEW = ("patients.view_condition", "patients.view_medication")
+CLINICIAN_ALERT_VIEW = (
+    "treatment_sessions.view_sideeffectobservation",
+    "treatment_sessions.view_consultation",
+)
+
+
+def sees_risk_flags(user) -> bool:
+    """May `user` see risk flags, or filter patients by them?"""
+    return user.has_perms(RISK_FLAG_VIEW)
+
+
+def sees_clinician_alerts(user) -> bool:
+    """May `user` see clinician safety alerts and what caused any reminder?"""
+    return user.has_perms(CLINICIAN_ALERT_VIEW)
+
 
 def requires(*permissions: str) -> Callable:
     """Decorate a view: login required, then every permission in `permissions`."""

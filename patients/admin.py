@@ -11,9 +11,11 @@ from django.urls import path, reverse
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
+from clinic.permissions import sees_risk_flags
 from patients import services
 from patients.models import Condition, Medication, Patient
 from patients.risk import risk_flags
+from sessions import selectors
 from sessions.errors import WorkflowError
 from sessions.models import Reminder
 
@@ -48,6 +50,10 @@ class PatientReminderInline(admin.TabularInline):
     extra = 0
     ordering = ("-due_at",)
     verbose_name_plural = "reminders"
+
+    def get_queryset(self, request):
+        return selectors.reminders_visible(user=request.user,
+                                           reminders=super().get_queryset(request))
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -93,12 +99,12 @@ class PatientAdmin(QuickActionCheckbox, PatientAccessLoggedAdmin, ClinicHistoryA
 
     def get_list_display(self, request):
         # Risk flags come from conditions and medications: clinical, not for the front desk.
-        if request.user.has_perm("patients.view_condition"):
+        if sees_risk_flags(request.user):
             return self.list_display
         return tuple(name for name in self.list_display if name != "risk")
 
     def get_list_filter(self, request):
-        if request.user.has_perm("patients.view_condition"):
+        if sees_risk_flags(request.user):
             return self.list_filter
         return tuple(name for name in self.list_filter
                      if not name.startswith(("conditions__", "medications__")))

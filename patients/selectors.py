@@ -71,12 +71,17 @@ def _parse_date(text: str) -> date | None:
 
 
 def patient_search(*, query: str = "", risk: str = "", active_course: bool = False,
-                   include_archived: bool = False) -> QuerySet[Patient]:
+                   include_archived: bool = False,
+                   with_risk_flags: bool = True) -> QuerySet[Patient]:
     """Patients matching a name, MRN or date of birth, narrowed by risk flag / active course.
 
     Each word of the query must match a first name, last name or MRN; a date matches the date
     of birth. Unknown risk filters are ignored by the form before they get here.
+    ``with_risk_flags=False`` (a user who may not see them) neither filters by a risk flag nor
+    reads the conditions and medications the flags come from.
     """
+    if not with_risk_flags:
+        risk = ""
     patients = Patient.objects.all() if include_archived else Patient.objects.active()
     for word in query.split():
         born = _parse_date(word)
@@ -98,11 +103,12 @@ def patient_search(*, query: str = "", risk: str = "", active_course: bool = Fal
         patient=OuterRef("pk"), status=TreatmentCourse.Status.ACTIVE, is_archived=False))
     if active_course:
         patients = patients.filter(has_active_course)
-    return (patients.annotate(has_active_course=has_active_course)
-            .prefetch_related(
-                Prefetch("conditions", queryset=Condition.objects.filter(is_active=True)),
-                Prefetch("medications", queryset=Medication.objects.filter(is_active=True)))
-            .order_by("last_name", "first_name", "id"))
+    patients = patients.annotate(has_active_course=has_active_course)
+    if with_risk_flags:
+        patients = patients.prefetch_related(
+            Prefetch("conditions", queryset=Condition.objects.filter(is_active=True)),
+            Prefetch("medications", queryset=Medication.objects.filter(is_active=True)))
+    return patients.order_by("last_name", "first_name", "id")
 
 
 def patient_risk_flags(patient: Patient) -> RiskFlags:

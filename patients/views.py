@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from audit.services import patient_access_record
-from clinic.permissions import CLINICAL_VIEW, requires
+from clinic.permissions import CLINICAL_VIEW, requires, sees_risk_flags
 from patients import selectors
 from patients.forms import PatientSearchForm
 from patients.models import Patient
@@ -23,19 +23,23 @@ from sessions.selectors import (
 
 @requires("patients.view_patient")
 def patient_search(request):
-    form = PatientSearchForm(request.GET or None)
+    with_risk_flags = sees_risk_flags(request.user)
+    form = PatientSearchForm(request.GET or None, with_risk_flags=with_risk_flags)
     filters = form.cleaned_data if form.is_valid() else {}
     patients = selectors.patient_search(query=filters.get("q", ""),
                                         risk=filters.get("risk", ""),
-                                        active_course=filters.get("active_course", False))
+                                        active_course=filters.get("active_course", False),
+                                        with_risk_flags=with_risk_flags)
     page = Paginator(patients, settings.PATIENT_SEARCH_PAGE_SIZE).get_page(
         request.GET.get("page"))
-    rows = [(patient, selectors.patient_risk_flags(patient)) for patient in page.object_list]
+    rows = [(patient, selectors.patient_risk_flags(patient) if with_risk_flags else None)
+            for patient in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "patients/search.html", {
         "form": form, "page": page, "rows": rows, "querystring": query.urlencode(),
         "today": timezone.localdate(), "can_see_history": request.user.has_perms(CLINICAL_VIEW),
+        "with_risk_flags": with_risk_flags,
     }, status=200 if form.is_valid() or not request.GET else 400)
 
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import ClinicHistoryAdmin, PatientAccessLoggedAdmin
 from audit.forms import OneToOneVersionedModelForm, VersionedModelForm
 from clinic.admin_lists import QuickActionCheckbox
-from clinic.permissions import CLINICAL_VIEW
+from clinic.permissions import CLINICAL_VIEW, sees_clinician_alerts
 from sessions import dispatch, reminders, roles, selectors, services
 from sessions.admin_services import (
     ServiceInline,
@@ -314,6 +314,10 @@ class ReminderInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     fk_name = "session"
+
+    def get_queryset(self, request):
+        return selectors.reminders_visible(user=request.user,
+                                           reminders=super().get_queryset(request))
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -800,18 +804,54 @@ class SymptomTypeAdmin(QuickActionCheckbox, NoDeleteMixin, admin.ModelAdmin):
     prepopulated_fields = {"code": ("name",)}
 
 
+class ReminderKindFilter(admin.ChoicesFieldListFilter):
+    """The kinds of reminder the user may see: no "Clinician safety alert" choice for those who
+    may not see alerts (selectors.reminders_visible)."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.sees_alerts = sees_clinician_alerts(request.user)
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if self.sees_alerts or choice["display"] != Reminder.Kind.CLINICIAN_ALERT.label:
+                yield choice
+
+
 @admin.register(Reminder)
 class ReminderAdmin(QuickActionCheckbox, NoDeleteMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     list_display = ("kind", "patient", "due_at", "status", "attempts", "sent_at")
-    list_filter = ("status", "kind", "due_at")
+    list_filter = ("status", ("kind", ReminderKindFilter), "due_at")
     list_select_related = ("patient",)
     # No date_hierarchy: it runs SELECT DISTINCT over every row (due_at), 190-380 ms at
     # network scale and growing with history; the due_at list filter covers the need.
     search_fields = ("patient__last_name", "patient__mrn", "cause")
     readonly_fields = [f.name for f in Reminder._meta.fields]
+    # What caused a reminder ("consultation:12", "observation:7") and whom an alert went to:
+    # clinical, like the alerts themselves. Hidden from the page and the search of whoever may
+    # not see alerts; their queryset holds no alert at all (get_queryset).
+    cause_fields = ("cause", "observation", "recipient_user")
     actions = ["cancel_reminders", "retry_failed_reminders", "send_reminders_now"]
+
+    def get_queryset(self, request):
+        # The list, its filters and search, the change and history pages and the actions all
+        # start here: an alert outside it is "not found", like an id that does not exist.
+        return selectors.reminders_visible(user=request.user,
+                                           reminders=super().get_queryset(request))
+
+    def get_fields(self, request, obj=None):
+        # Every field is read-only (readonly_fields), so leaving one out only hides it.
+        fields = super().get_fields(request, obj)
+        if sees_clinician_alerts(request.user):
+            return fields
+        return [name for name in fields if name not in self.cause_fields]
+
+    def get_search_fields(self, request):
+        if sees_clinician_alerts(request.user):
+            return self.search_fields
+        return tuple(name for name in self.search_fields if name not in self.cause_fields)
 
     def has_add_permission(self, request):
         return False

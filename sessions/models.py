@@ -849,7 +849,9 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.cause}) — {self.get_status_display()}"
+        # No cause: this label goes where its fields' permissions do not follow (breadcrumbs,
+        # the admin's action log), and an alert's cause is clinical.
+        return f"{self.get_kind_display()} — {self.get_status_display()}"
 
 
 def _chart_value() -> models.PositiveSmallIntegerField:

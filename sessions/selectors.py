@@ -23,6 +23,7 @@ from django.db.models import (
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from clinic.permissions import sees_clinician_alerts
 from patients.models import DrugClass, Patient
 from sessions import roles, safety, scales, timing
 from sessions.models import (
@@ -35,6 +36,7 @@ from sessions.models import (
     TreatmentSession,
     VitalSign,
 )
+from sessions.reminders import PATIENT_KINDS
 
 STEP_RELATIONS = ("consultation", "evaluation", "expectation_setting", "administration",
                   "monitoring")
@@ -291,8 +293,24 @@ def rems_due(*, today: date, limit: int, within_days: int = 7) -> Bounded:
     return _bounded(records, limit, due)
 
 
-def reminders_failed(*, limit: int) -> Bounded:
-    return _bounded(Reminder.objects.filter(status=Reminder.Status.FAILED)
+def reminders_visible(*, user, reminders: QuerySet[Reminder] | None = None) -> QuerySet[Reminder]:
+    """The reminders `user` may see, of `reminders` (all of them by default).
+
+    A clinician safety alert is clinical data: that it exists says the patient had a severe
+    side effect or answered the self-harm question. Whoever may not read those
+    (clinic.permissions.sees_clinician_alerts) sees the patient's own emails only, listed by
+    kind so that a kind added later stays hidden until someone decides otherwise. Every list,
+    inline and page of reminders reads through here.
+    """
+    reminders = Reminder.objects.all() if reminders is None else reminders
+    if sees_clinician_alerts(user):
+        return reminders
+    return reminders.filter(kind__in=PATIENT_KINDS)
+
+
+def reminders_failed(*, user, limit: int) -> Bounded:
+    failed = Reminder.objects.filter(status=Reminder.Status.FAILED)
+    return _bounded(reminders_visible(user=user, reminders=failed)
                     .select_related("patient").order_by("-due_at", "-id"), limit)
 
 

@@ -73,7 +73,8 @@ def dashboard(request):
             rems_due=selectors.rems_due(today=today, limit=limit),
         )
     if _can(request, "treatment_sessions.view_reminder"):
-        context["failed_reminders"] = selectors.reminders_failed(limit=limit)
+        context["failed_reminders"] = selectors.reminders_failed(user=request.user,
+                                                                 limit=limit)
     return render(request, "sessions/dashboard.html", context)
 
 

@@ -113,6 +113,24 @@ def test_front_desk_can_search_but_not_open_the_clinical_history(client, frontde
     assert client.get(reverse("patient_sessions_csv", args=[patient.pk])).status_code == 403
 
 
+def test_front_desk_sees_no_risk_flag_and_a_risk_filter_in_the_address_is_ignored(client,
+                                                                                   frontdesk):
+    """Risk flags come from conditions and medications, which front desk may not read: no
+    badge, no filter, and ?risk= changes nothing (no error either, which would tell a real flag
+    from a made-up one)."""
+    panic = PatientFactory(last_name="Panicky")
+    Condition.objects.create(patient=panic, kind="panic_disorder")
+    PatientFactory(last_name="Calm")
+    client.force_login(frontdesk)
+    url = reverse("patient_search")
+    for risk in ("panic", "cardiovascular", "bogus"):
+        response = client.get(url, {"risk": risk})
+        page = response.content.decode()
+        assert response.status_code == 200, risk
+        assert "Panicky" in page and "Calm" in page, risk
+        assert "Panic risk" not in page and "Risk flag" not in page, risk
+
+
 # --- history -------------------------------------------------------------------------------
 
 def test_history_shows_header_flags_findings_and_every_session_step(client, clinician, nurse,

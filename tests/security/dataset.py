@@ -12,8 +12,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import patient_access_record
 from patients.models import Patient
+from sessions import services
 from sessions.demo import seed_demo
-from sessions.models import FollowUp, Reminder, SideEffectObservation, TreatmentSession
+from sessions.models import (
+    FollowUp,
+    Reminder,
+    SideEffectObservation,
+    SymptomType,
+    TreatmentSession,
+)
 
 ROLES = ("anonymous", "Front desk", "Nurse", "Clinician", "Clinic admin", "superuser")
 
@@ -34,6 +41,7 @@ def _ensure_extra_rows():
         Reminder.objects.create(kind="upcoming_session", cause=f"session:{session.pk}",
                                 patient=patient, session=session,
                                 due_at=timezone.now() + timedelta(hours=2))
+    _ensure_clinician_alerts()
     request = RequestFactory().get("/admin/")
     request.user = staff
     patient_access_record(request=request, patient=patient, what="dataset row")
@@ -48,6 +56,31 @@ def _ensure_extra_rows():
     if not TOTPDevice.objects.exists():
         TOTPDevice.objects.create(user=staff, name="Dataset device", confirmed=True)
     assert SideEffectObservation.objects.exists(), "seed_demo should record side effects"
+
+
+def _ensure_clinician_alerts():
+    """A self-harm answer and a severe side effect in today's started session, recorded through
+    the services as a nurse would: the two clinician safety alerts the walk must show to the
+    clinical roles only. Created after the other reminders, so the reminder the walk opens
+    (the first) is a patient's own."""
+    if Reminder.objects.filter(kind=Reminder.Kind.CLINICIAN_ALERT).exists():
+        return
+    session = TreatmentSession.objects.filter(
+        status=TreatmentSession.Status.IN_PROGRESS).order_by("pk").first()
+    assert session is not None, "seed_demo should start one of today's sessions"
+    nurse = get_user_model().objects.get(username="nurse")
+    services.consultation_record(
+        session=session, recorded_by=nurse, mental_health_history="Synthetic history.",
+        current_symptoms="Low mood.", panic_concerns=True, panic_attacks_since_last_session=0,
+        **{f"phq9_item_{n}": 1 for n in range(1, 10)},  # item 9 above 0: self-harm alert
+        **{f"gad7_item_{n}": 1 for n in range(1, 8)},
+    )
+    services.side_effect_record(
+        session=session, recorded_by=nurse,
+        symptom=SymptomType.objects.get(name="Heightened anxiety"),
+        severity=SideEffectObservation.Severity.SEVERE, onset_at=timezone.now(),
+    )
+    assert Reminder.objects.filter(kind=Reminder.Kind.CLINICIAN_ALERT).count() == 2
 
 
 def build_dataset() -> dict:

@@ -1,11 +1,14 @@
 """Every URL pattern of the project (every admin URL included), requested as anonymous and as
 each role, answers as the permission matrix in README says: shown, or refused on the server.
+Inside the pages a role may open, the lists, filters, inlines, searches and autocomplete show
+only what the matrix lets it read (``test_inside_the_pages_…``).
 
 The expectation table below is written out by hand, independently of sessions/roles.py. A URL
 the table does not know fails the test with the message to add it — so pages added later are
 walked too.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,8 +18,9 @@ from django.test import Client
 from django.urls import reverse
 
 from patients.models import Patient
-from sessions.models import STEP_CODES, Drug, SideEffectObservation, TreatmentSession
+from sessions.models import STEP_CODES, Drug, Reminder, SideEffectObservation, TreatmentSession
 from sessions.reminder_emails import opt_out_token
+from sessions.safety import PANIC_RISK_CONDITION_KINDS
 from tests.factories import UserFactory
 from tests.security.dataset import ROLES, build_dataset
 from tests.urlwalk import admin_model_route, walk
@@ -298,3 +302,155 @@ def test_every_url_answers_each_role_as_the_permission_matrix_says(clients):
     print(f"URL x role checks: {checks}")
     assert not mismatches, "\n".join(mismatches)
     assert checks >= 140 * len(ROLES)
+
+
+# --- inside the pages: lists, filters, inlines, search and autocomplete ------------------------
+# A page a role may open can still show what the role may not read. README: a clinician safety
+# alert (a severe side effect, a self-harm answer) and what caused a reminder are clinical, and
+# so are risk flags; front desk and the clinic admin see the patients' own reminders only, and
+# no flag. Each row: a request, the answer per role, the rows of the admin list per role, and
+# texts found on the page by the roles that may read them and by no one else.
+ALERT_READERS = CLINICAL  # nurse, clinician, superuser
+REMINDER_READERS = STAFF  # README: reminders (outbox) V for every staff role
+RISK_LABELS = ("Panic risk", "Cardiovascular risk", "Interaction risk")
+
+
+@dataclass(frozen=True)
+class Inside:
+    url: str
+    shown: frozenset  # answered 200; DENIED for every other role unless `otherwise` says
+    rows: dict = field(default_factory=dict)  # role -> rows in the admin list (if a list)
+    clinical_text: tuple = ()  # on the page for ALERT_READERS, nowhere for anyone else
+    otherwise: dict = field(default_factory=dict)
+
+    def outcome(self, role: str) -> str:
+        return SHOWN if role in self.shown else self.otherwise.get(role, DENIED)
+
+
+def _rows(roles_rows: dict) -> dict:
+    return {role: count for roles, count in roles_rows.items() for role in roles}
+
+
+def _list_rows(html: str) -> int:
+    table = re.search(r'<table id="result_list">.*?</table>', html, re.S)
+    return len(re.findall(r"<tr[ >]", table.group(0))) - 1 if table else 0
+
+
+def inside_requests(objects) -> list[Inside]:
+    self_harm = Reminder.objects.get(kind=Reminder.Kind.CLINICIAN_ALERT,
+                                     cause__startswith="consultation:")
+    severe = Reminder.objects.get(kind=Reminder.Kind.CLINICIAN_ALERT,
+                                  cause__startswith="observation:")
+    own = objects[Reminder]  # a patient's own reminder
+    assert own.kind != Reminder.Kind.CLINICIAN_ALERT
+    changelist = reverse("admin:treatment_sessions_reminder_changelist")
+    alert_change = "admin:treatment_sessions_reminder_change"
+    not_readers = {FD: REDIRECT, CADMIN: REDIRECT}  # "doesn't exist", as for an unknown id
+    panic_patients = Patient.objects.active().filter(
+        conditions__kind__in=PANIC_RISK_CONDITION_KINDS, conditions__is_active=True,
+    ).distinct().count()
+    panic_disorder = Patient.objects.filter(conditions__kind="panic_disorder").distinct().count()
+    everyone = Patient.objects.active().count()
+    assert 0 < panic_patients < everyone and panic_disorder > 0
+    return [
+        # The reminder list: filtered by kind, by cause (a plain field lookup Django allows
+        # without a list filter), searched by cause.
+        Inside(changelist + "?kind__exact=clinician_alert", shown=REMINDER_READERS,
+               rows=_rows({ALERT_READERS: 2, frozenset({FD, CADMIN}): 0}),
+               clinical_text=("Clinician safety alert",)),
+        Inside(changelist + "?cause__startswith=consultation", shown=REMINDER_READERS,
+               rows=_rows({ALERT_READERS: 1, frozenset({FD, CADMIN}): 0})),
+        Inside(changelist + "?q=consultation", shown=REMINDER_READERS,
+               rows=_rows({ALERT_READERS: 1, frozenset({FD, CADMIN}): 0})),
+        Inside(changelist + "?q=" + own.patient.mrn, shown=REMINDER_READERS,
+               rows=_rows({ALERT_READERS: own.patient.reminders.count(),
+                           frozenset({FD, CADMIN}): own.patient.reminders.exclude(
+                               kind=Reminder.Kind.CLINICIAN_ALERT).count()})),
+        # An alert's own pages: the cause and the observation it names.
+        Inside(reverse(alert_change, args=[self_harm.pk]), shown=ALERT_READERS,
+               otherwise=not_readers, clinical_text=(self_harm.cause,)),
+        Inside(reverse(alert_change, args=[severe.pk]), shown=ALERT_READERS,
+               otherwise=not_readers,
+               clinical_text=(severe.cause, "Heightened anxiety (Severe)")),
+        Inside(reverse("admin:treatment_sessions_reminder_history", args=[severe.pk]),
+               shown=ALERT_READERS, otherwise=not_readers),
+        # A patient's own reminder: shown to all, its cause to the clinical roles only.
+        Inside(reverse(alert_change, args=[own.pk]), shown=REMINDER_READERS,
+               clinical_text=(own.cause,)),
+        # The reminder inlines of the patient's and the session's admin pages.
+        Inside(reverse("admin:patients_patient_change", args=[self_harm.patient_id]),
+               shown=frozenset({FD, NURSE, CLIN, SUPER}),
+               clinical_text=("Clinician safety alert",)),
+        Inside(reverse("admin:treatment_sessions_treatmentsession_change",
+                       args=[self_harm.session_id]),
+               shown=frozenset({FD, NURSE, CLIN, SUPER}),
+               clinical_text=("Clinician safety alert",)),
+        # The dashboard's failed reminders (the test fails the self-harm alert's send).
+        Inside(reverse("dashboard"), shown=frozenset({FD, NURSE, CLIN, SUPER}),
+               clinical_text=("Clinician safety alert",)),
+        # The patient search: no flag shown, no filtering by one (the parameter is ignored).
+        Inside(reverse("patient_search") + "?risk=panic", shown=frozenset({FD, NURSE, CLIN, SUPER}),
+               clinical_text=RISK_LABELS,
+               rows=_rows({ALERT_READERS: panic_patients, frozenset({FD}): everyone})),
+        # The admin's patient list filtered by condition: a lookup front desk may not make.
+        Inside(reverse("admin:patients_patient_changelist") + "?conditions__kind=panic_disorder",
+               shown=frozenset({NURSE, CLIN, SUPER}), otherwise={FD: "status 400"},
+               rows=_rows({ALERT_READERS: panic_disorder})),
+        # Scheduling's patient autocomplete: names, never a flag.
+        Inside(reverse("admin:autocomplete") + "?app_label=treatment_sessions&model_name="
+               f"treatmentsession&field_name=patient&term={self_harm.patient.last_name}",
+               shown=frozenset({FD, NURSE, CLIN, SUPER})),
+    ]
+
+
+def _search_rows(html: str) -> int:
+    body = re.search(r'<table class="table table-hover" id="results">.*?</table>', html, re.S)
+    return len(re.findall(r"<tr>", body.group(0))) - 1 if body else 0
+
+
+def test_inside_the_pages_each_role_sees_only_what_the_matrix_allows(clients):
+    objects = build_dataset()
+    Reminder.objects.filter(kind=Reminder.Kind.CLINICIAN_ALERT,
+                            cause__startswith="consultation:").update(
+        status=Reminder.Status.FAILED, last_error="SMTP 550: mailbox unavailable")
+    mismatches = []
+    for inside in inside_requests(objects):
+        for role in ROLES:
+            response = clients[role].get(inside.url)
+            actual = outcome_of(response)
+            if actual != inside.outcome(role):
+                mismatches.append(f"{inside.url} as {role}: expected {inside.outcome(role)}, "
+                                  f"got {actual}")
+                continue
+            if actual != SHOWN:
+                continue
+            html = response.content.decode()
+            if role in inside.rows:
+                rows = (_search_rows(html) if inside.url.startswith(reverse("patient_search"))
+                        else _list_rows(html))
+                if rows != inside.rows[role]:
+                    mismatches.append(f"{inside.url} as {role}: {rows} rows, expected "
+                                      f"{inside.rows[role]}")
+            for text in inside.clinical_text:
+                if (text in html) != (role in ALERT_READERS):
+                    mismatches.append(f"{inside.url} as {role}: {text!r} "
+                                      f"{'missing' if role in ALERT_READERS else 'shown'}")
+            if role not in ALERT_READERS:
+                for text in ("consultation:", "observation:", "Heightened anxiety", *RISK_LABELS):
+                    if text in html:
+                        mismatches.append(f"{inside.url} as {role}: {text!r} shown")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_an_alert_hidden_from_a_role_answers_as_an_id_that_does_not_exist(clients):
+    build_dataset()
+    alert = Reminder.objects.filter(kind=Reminder.Kind.CLINICIAN_ALERT).first()
+    unknown = Reminder.objects.order_by("-pk").first().pk + 1000
+    for role in (FD, CADMIN):
+        messages = []
+        for pk in (alert.pk, unknown):
+            answer = clients[role].get(reverse("admin:treatment_sessions_reminder_change",
+                                               args=[pk]), follow=True)
+            assert answer.redirect_chain[-1:] == [(reverse("admin:index"), 302)], (role, pk)
+            messages += [str(m).replace(str(pk), "<id>") for m in answer.context["messages"]]
+        assert messages[0] == messages[1] and "doesn’t exist" in messages[0], messages

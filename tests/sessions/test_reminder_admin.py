@@ -11,7 +11,7 @@ from patients.models import Patient
 from sessions import services
 from sessions.models import Reminder, TreatmentSession
 from tests.admin_forms import form_data
-from tests.factories import CourseFactory, PatientFactory
+from tests.factories import CourseFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/treatment_sessions/reminder/"
@@ -99,3 +99,19 @@ def test_unticking_opt_in_in_the_admin_cancels_pending_reminders(client, superus
     assert Reminder.objects.get(pk=reminder_rows[0].pk).status == "cancelled"
     assert Reminder.objects.get(pk=reminder_rows[1].pk).status == "pending"
     assert TreatmentSession.objects.count() == 3
+
+
+def test_clinician_alerts_are_out_of_reach_of_staff_without_clinical_rights(
+        client, clinician, nurse, reminder_rows, advance):
+    """A clinic admin may cancel reminders, but an alert (a self-harm answer here) is not among
+    the rows it can see, so selecting it by id through the action changes nothing."""
+    advance(reminder_rows[0].session, through="consultation", consultation={"phq9_item_9": 2})
+    alert = Reminder.objects.get(kind=Reminder.Kind.CLINICIAN_ALERT)
+    clinic_admin = UserFactory(username="cadmin1", role="Clinic admin")
+    client.force_login(clinic_admin)
+    response = act(client, "cancel_reminders", [alert, reminder_rows[1]])
+    assert "1 reminder(s) cancelled" in response.content.decode()
+    assert Reminder.objects.get(pk=alert.pk).status == "pending"
+    assert Reminder.objects.get(pk=reminder_rows[1].pk).status == "cancelled"
+    client.force_login(nurse)
+    assert "Clinician safety alert" in client.get(CHANGELIST).content.decode()
