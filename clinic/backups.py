@@ -98,8 +98,9 @@ def restore_database(*, source: Path, database: dict | None = None, force: bool 
     if database["ENGINE"] == POSTGRESQL:
         # One transaction: a restore that fails half-way leaves the target as it was. No
         # owner: the tables belong to whoever restores (the migration role), as after migrate.
-        _run(["pg_restore", "--no-owner", "--single-transaction", "--exit-on-error",
-              *(["--clean", "--if-exists"] if force else []), str(source)], database)
+        _run(["pg_restore", f"--dbname={database['NAME']}", "--no-owner", "--single-transaction",
+              "--exit-on-error", *(["--clean", "--if-exists"] if force else []), str(source)],
+             database)
     else:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as backup:
             problems = backup.execute("PRAGMA quick_check").fetchall()
