@@ -63,7 +63,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.reminder": (VIEW,),
     },
     # Users, catalogue, settings — and no patient records: least privilege (issue 5). Reads
-    # the access log (who viewed which record) and lifts a login lockout. Not the TOTP
+    # the access log (who viewed which record) and the security log (who changed whose
+    # privileges), and lifts a login lockout. Not the TOTP
     # devices: django-otp's admin shows any device's secret to whoever may view devices, so
     # resetting a lost phone is for a superuser.
     "Clinic admin": {
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.symptomtype": (VIEW, ADD, CHANGE),
         "treatment_sessions.reminder": (VIEW, CHANGE),
         "audit.patientaccess": (VIEW,),
+        "audit.securityevent": (VIEW,),
         "axes.accessattempt": (VIEW, DELETE),
     },
 }
