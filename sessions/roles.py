@@ -1,6 +1,9 @@
 """The staff roles and what each may do. Groups are created by a migration
 (treatment_sessions 0003, re-synced by 0005) and kept in step with this table; README documents
-it. A change here needs a migration that calls sync_role_groups again."""
+it. A change here needs a migration that calls sync_role_groups again — depending on the
+migrations of every model the table names. A model added to the table makes the earlier
+re-syncs meet a permission that does not exist yet: run those with ``strict=False``
+(treatment_sessions 0006 does, for the security log of audit 0003)."""
 
 from dataclasses import dataclass
 
