@@ -55,6 +55,8 @@ def record_privilege_changes(sender, instance, created, raw=False, update_fields
         if getattr(instance, field) != before[field]:
             security_event_record(target=instance, request=request,
                                   what=granted if getattr(instance, field) else revoked)
+    if created and not instance.has_usable_password():
+        return  # an account nobody can log in to yet: no password was set
     if instance.password != before["password"] and not _is_hash_upgrade(instance,
                                                                          update_fields):
         actor = getattr(request, "user", None)

@@ -109,16 +109,20 @@ def _flush_may_empty_the_security_log():
     ``flush``, which on SQLite is a DELETE the security log's triggers refuse. Emptying a
     throw-away test database is the one DELETE allowed (audit.append_only.maintenance);
     PostgreSQL's flush is a TRUNCATE, which the row triggers do not see."""
-    from django.db.backends.sqlite3.operations import DatabaseOperations
+    from django.db import connection
 
     from audit.append_only import maintenance
 
-    original = DatabaseOperations.execute_sql_flush
+    if connection.vendor != "sqlite":
+        yield
+        return
+    operations = type(connection.ops)
+    original = operations.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):
         with maintenance():
             return original(self, sql_list)
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    operations.execute_sql_flush = execute_sql_flush
     yield
-    DatabaseOperations.execute_sql_flush = original
+    operations.execute_sql_flush = original

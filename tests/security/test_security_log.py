@@ -7,14 +7,14 @@ import getpass
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.db import DatabaseError, transaction
 from django.test import Client
 from django.urls import reverse
 
 from audit.models import SecurityEvent
-from tests.admin_forms import form_data
+from tests.admin_forms import form_data, page_form_data
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -194,3 +194,15 @@ def test_a_nurse_cannot_see_the_security_log(casey):
     client = Client()
     client.force_login(casey)
     assert client.get(reverse("admin:audit_securityevent_changelist")).status_code == 403
+
+
+def test_an_account_created_in_the_admin_logs_its_first_password_by_the_creator(
+        office_client, office):
+    url = reverse("admin:auth_user_add")
+    data = page_form_data(office_client.get(url), "user_form")
+    data.update(username="new-hire", password1="first-Pass-for-7720",
+                password2="first-Pass-for-7720")
+    assert office_client.post(url, data).status_code == 302
+    new_hire = User.objects.get(username="new-hire")
+    [event] = events_for(new_hire, *What.values)
+    assert (event.what, event.actor, event.ip_address) == (What.PASSWORD_SET, office, IP)
