@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_history_model_for_model
 
-from audit.models import PatientAccess
+from audit.models import PatientAccess, SecurityEvent
 from audit.services import patient_access_record
 from clinic.admin_lists import QuickActionCheckbox
 from sessions.paginators import LargeTablePaginator
@@ -24,6 +24,28 @@ class PatientAccessAdmin(QuickActionCheckbox, admin.ModelAdmin):
     search_fields = ("user__username", "patient__mrn", "patient__last_name")
     date_hierarchy = "accessed_at"
     readonly_fields = [f.name for f in PatientAccess._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(QuickActionCheckbox, admin.ModelAdmin):
+    """Read-only, like the access log: who changed whose groups, permissions, password or
+    flags. The triggers refuse edits anyway; the admin does not offer them."""
+
+    list_display = ("occurred_at", "actor", "target", "what", "details", "ip_address")
+    list_filter = ("what", "occurred_at")
+    list_select_related = ("actor", "target")
+    search_fields = ("actor__username", "target__username", "details")
+    date_hierarchy = "occurred_at"
+    readonly_fields = [f.name for f in SecurityEvent._meta.fields]
 
     def has_add_permission(self, request):
         return False

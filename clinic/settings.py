@@ -275,6 +275,7 @@ MIDDLEWARE[_auth_at:_auth_at] = [
     "security.middleware.SessionTimeoutMiddleware",
     "security.middleware.TwoFactorRequiredMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "audit.middleware.CurrentRequestMiddleware",  # the actor and IP of the security log
 ]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "security.middleware.RejectNullCharactersMiddleware")

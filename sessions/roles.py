@@ -1,6 +1,9 @@
 """The staff roles and what each may do. Groups are created by a migration
 (treatment_sessions 0003, re-synced by 0005) and kept in step with this table; README documents
-it. A change here needs a migration that calls sync_role_groups again."""
+it. A change here needs a migration that calls sync_role_groups again — depending on the
+migrations of every model the table names. A model added to the table makes the earlier
+re-syncs meet a permission that does not exist yet: run those with ``strict=False``
+(treatment_sessions 0006 does, for the security log of audit 0003)."""
 
 from dataclasses import dataclass
 
@@ -63,7 +66,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.reminder": (VIEW,),
     },
     # Users, catalogue, settings — and no patient records: least privilege (issue 5). Reads
-    # the access log (who viewed which record) and lifts a login lockout. Not the TOTP
+    # the access log (who viewed which record) and the security log (who changed whose
+    # privileges), and lifts a login lockout. Not the TOTP
     # devices: django-otp's admin shows any device's secret to whoever may view devices, so
     # resetting a lost phone is for a superuser.
     "Clinic admin": {
@@ -72,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "treatment_sessions.symptomtype": (VIEW, ADD, CHANGE),
         "treatment_sessions.reminder": (VIEW, CHANGE),
         "audit.patientaccess": (VIEW,),
+        "audit.securityevent": (VIEW,),
         "axes.accessattempt": (VIEW, DELETE),
     },
 }

@@ -101,3 +101,28 @@ def _force_login_includes_second_factor(monkeypatch):
             verify_second_factor(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_may_empty_the_security_log():
+    """Between transactional tests (browser journeys, real workers) the database is emptied by
+    ``flush``, which on SQLite is a DELETE the security log's triggers refuse. Emptying a
+    throw-away test database is the one DELETE allowed (audit.append_only.maintenance);
+    PostgreSQL's flush is a TRUNCATE, which the row triggers do not see."""
+    from django.db import connection
+
+    from audit.append_only import maintenance
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    operations = type(connection.ops)
+    original = operations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with maintenance():
+            return original(self, sql_list)
+
+    operations.execute_sql_flush = execute_sql_flush
+    yield
+    operations.execute_sql_flush = original

@@ -1,5 +1,6 @@
 """On PostgreSQL the audit tables are append-only: a trigger refuses UPDATE and DELETE on every
-history table and on the access log, whoever issues them."""
+history table, the access log and the security log, whoever issues them. (The security log's
+SQLite triggers: tests/security/test_security_log.py.)"""
 
 import pytest
 from django.apps import apps
@@ -7,7 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
 from audit.append_only import is_history_model
-from audit.models import PatientAccess
+from audit.models import PatientAccess, SecurityEvent
 from audit.services import patient_access_record
 from patients.models import Patient
 from sessions.demo import seed_demo
@@ -21,7 +22,8 @@ pytestmark = [
 
 
 def audit_models():
-    return [m for m in apps.get_models() if is_history_model(m)] + [PatientAccess]
+    return [m for m in apps.get_models() if is_history_model(m)] + [PatientAccess,
+                                                                    SecurityEvent]
 
 
 def test_every_audit_table_refuses_update_and_delete():
@@ -30,7 +32,8 @@ def test_every_audit_table_refuses_update_and_delete():
     request = RequestFactory().get("/")
     request.user = staff
     patient_access_record(request=request, patient=Patient.objects.first(), what="test")
-    assert len(audit_models()) >= 14
+    assert SecurityEvent.objects.exists()  # the dataset's staff were put in their groups
+    assert len(audit_models()) >= 15
     for model in audit_models():
         row = model._default_manager.order_by("pk").first()
         assert row is not None, f"seed a {model._meta.label} row for this test"
@@ -53,7 +56,9 @@ def test_adding_to_the_audit_tables_still_works():
 
 
 def _some_text_or_date_field(model) -> str:
-    return "history_date" if is_history_model(model) else "what"
+    if is_history_model(model):
+        return "history_date"
+    return "details" if model is SecurityEvent else "what"
 
 
 def _new_value(model):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.append_only import is_history_model
-from audit.models import PatientAccess
+from audit.models import PatientAccess, SecurityEvent
 from sessions.forms import (
     STEP_FORMS,
     CancelForm,
@@ -147,6 +147,8 @@ def store_payloads() -> list[str]:
         first = model._default_manager.order_by("pk").first()
         if model is PatientAccess and first is not None:  # append-only: add a row instead
             PatientAccess.objects.create(user=first.user, patient=first.patient, **updates)
+        elif model is SecurityEvent and first is not None:  # append-only too
+            SecurityEvent.objects.create(target=first.target, what=first.what, **updates)
         elif updates and first is not None:  # the row the URL walk shows
             model._default_manager.filter(pk=first.pk).update(**updates)
             stored.append(f"{model._meta.label}: {', '.join(updates)}")

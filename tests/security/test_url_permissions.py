@@ -68,6 +68,7 @@ ADMIN_MODELS = {
                                                   add=frozenset({CADMIN, SUPER})),
     "treatment_sessions.reminder": ModelAccess(view=frozenset({FD, NURSE, CLIN, CADMIN, SUPER})),
     "audit.patientaccess": ModelAccess(view=frozenset({CADMIN, SUPER})),
+    "audit.securityevent": ModelAccess(view=frozenset({CADMIN, SUPER})),
     "axes.accessattempt": ModelAccess(view=frozenset({CADMIN, SUPER}),
                                       delete=frozenset({CADMIN, SUPER})),
     "axes.accesslog": ModelAccess(view=frozenset({SUPER}), delete=frozenset({SUPER})),
