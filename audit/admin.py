@@ -11,8 +11,22 @@ from clinic.admin_lists import QuickActionCheckbox
 from sessions.paginators import LargeTablePaginator
 
 
+class AppendOnlyLogAdmin(QuickActionCheckbox, admin.ModelAdmin):
+    """A log is evidence, not data to edit: read only, whatever the user's permissions (the
+    database triggers refuse edits anyway)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PatientAccess)
-class PatientAccessAdmin(QuickActionCheckbox, admin.ModelAdmin):
+class PatientAccessAdmin(AppendOnlyLogAdmin):
     """Read-only: the access log is evidence, not data to edit."""
 
     list_display = ("accessed_at", "user", "patient", "what", "ip_address")
@@ -25,18 +39,9 @@ class PatientAccessAdmin(QuickActionCheckbox, admin.ModelAdmin):
     date_hierarchy = "accessed_at"
     readonly_fields = [f.name for f in PatientAccess._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(QuickActionCheckbox, admin.ModelAdmin):
+class SecurityEventAdmin(AppendOnlyLogAdmin):
     """Read-only, like the access log: who changed whose groups, permissions, password or
     flags. The triggers refuse edits anyway; the admin does not offer them."""
 
@@ -46,15 +51,6 @@ class SecurityEventAdmin(QuickActionCheckbox, admin.ModelAdmin):
     search_fields = ("actor__username", "target__username", "details")
     date_hierarchy = "occurred_at"
     readonly_fields = [f.name for f in SecurityEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PatientAccessLoggedAdmin:
